@@ -1,0 +1,682 @@
+"""Sequential models: one layer/optimiser/training core shared by every network.
+
+``Sequential`` chains layers; ``FFNN`` is the feed-forward network built from
+``layer_sizes`` and ``activations``. Both have ``forward``, ``backward``,
+``step``, ``predict``, ``fit``, ``save`` and ``load``.
+
+All parameters and all gradients of a model live in two flat buffers (one for
+values, one for gradients); each layer's ``W``, ``b``, ``grad_W``, ... are
+views into them. The optimiser therefore updates the whole model in a few
+array operations.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import sys
+import warnings
+import zipfile
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from .activations import get_activation
+from .initializers import check_init
+from .layers import LAYERS, ActivatedLayer, Dense, Layer
+from .losses import get_loss
+from .optimizers import make_optimizer
+
+FORMAT = "backprop-studio-model"
+FORMAT_VERSION = 1
+DTYPES = {"float32": np.float32, "float64": np.float64}
+PREDICT_CHUNK = 4096
+
+
+class TrainingDivergedWarning(RuntimeWarning):
+    """The loss became NaN or infinite; training stopped on the last finite weights."""
+
+
+class ModelFileError(ValueError):
+    """A file that is not a readable Backprop Studio model."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_array(value: Any, argument: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and other non-arrays
+        raise ValueError(f"{argument} must be a numeric array ({exc})") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{argument} must be a numeric array (got dtype {arr.dtype})")
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        raise ValueError(f"{argument} must hold at least one sample (got shape {arr.shape})")
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(f"{argument} must contain only finite numbers (found {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)})")
+    return arr
+
+
+class Sequential:
+    """A stack of layers trained with one loss and one optimiser.
+
+    ``input_shape`` is the shape of one sample (no batch axis), e.g. ``(784,)``
+    or ``(32, 32, 3)``. ``X`` given to the model has shape ``(batch, *input_shape)``.
+    """
+
+    def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int], loss: str = "mse",
+                 optimizer: str = "sgd", optimizer_params: Optional[Mapping[str, Any]] = None,
+                 l1: float = 0.0, l2: float = 0.0, dtype: str = "float32", seed: Optional[int] = None):
+        if not isinstance(layers, (list, tuple)) or not layers:
+            raise ValueError("layers must be a non-empty list of layers")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise ValueError(f"layers[{i}] must be a layer (got {type(layer).__name__})")
+        if isinstance(input_shape, (int, np.integer)):
+            input_shape = (input_shape,)
+        if (not isinstance(input_shape, (list, tuple)) or not input_shape
+                or not all(_is_int(n) and n > 0 for n in input_shape)):
+            raise ValueError(f"input_shape must be a tuple of positive integers (got {input_shape!r})")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)} (got {dtype!r})")
+        for name, value in (("l1", l1), ("l2", l2)):
+            if not _is_number(value) or value < 0:
+                raise ValueError(f"{name} must be a number of at least 0 (got {value!r})")
+        if seed is not None and (not _is_int(seed) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None (got {seed!r})")
+        self.loss_fn = get_loss(loss)
+        self.loss = loss
+        self.optimizer_name = optimizer
+        self.optimizer = make_optimizer(optimizer, optimizer_params)
+        self.optimizer_params = dict(self.optimizer.params)
+        self.l1, self.l2 = float(l1), float(l2)
+        self.dtype_name = dtype
+        self.dtype = np.dtype(DTYPES[dtype])
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.layers: list[Layer] = list(layers)
+        self.input_shape = tuple(int(n) for n in input_shape)
+        self.epochs_trained = 0
+        self.stop_training = False
+        self._build()
+
+    # -- construction -------------------------------------------------------
+    def _build(self) -> None:
+        shape = self.input_shape
+        for i, layer in enumerate(self.layers):
+            layer_rng = self.rng
+            seed = getattr(layer, "init_params", {}).get("seed") if hasattr(layer, "init_params") else None
+            if seed is not None:
+                layer_rng = np.random.default_rng(seed)
+            try:
+                shape = layer.build(shape, layer_rng, self.dtype)
+            except ValueError as exc:
+                raise ValueError(f"layers[{i}] ({type(layer).__name__}) cannot take input of shape {shape}: {exc}") from None
+        self.output_shape = shape
+        params = [(layer, name, getattr(layer, name)) for layer in self.layers for name in layer.param_names]
+        total = sum(p.size for _, _, p in params)
+        self._flat_params = np.zeros(total, dtype=self.dtype)
+        self._flat_grads = np.zeros(total, dtype=self.dtype)
+        offset = 0
+        for layer, name, value in params:
+            n = value.size
+            view = self._flat_params[offset:offset + n].reshape(value.shape)
+            view[...] = value
+            layer.bind(name, view, self._flat_grads[offset:offset + n].reshape(value.shape))
+            offset += n
+        last = self.layers[-1]
+        self._fused = (isinstance(last, ActivatedLayer) and self.loss_fn.fused_activation is not None
+                       and last.activation == self.loss_fn.fused_activation)
+        self._out: Optional[np.ndarray] = None
+
+    @property
+    def n_params(self) -> int:
+        return int(self._flat_params.size)
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.loss_fn.classification
+
+    # -- data checks ----------------------------------------------------------
+    def _check_inputs(self, X: Any, argument: str = "X") -> np.ndarray:
+        arr = _check_array(X, argument)
+        if arr.shape[1:] != self.input_shape:
+            raise ValueError(f"{argument} must have shape (n_samples, {', '.join(map(str, self.input_shape))}) "
+                             f"to match the input layer (got {arr.shape})")
+        return arr.astype(self.dtype, copy=False)
+
+    def _check_targets(self, Y: Any, n: int, argument: str = "Y") -> np.ndarray:
+        arr = _check_array(Y, argument)
+        out = self.output_shape
+        if arr.shape[0] != n:
+            raise ValueError(f"{argument} must have one row per sample of X ({n}), got {arr.shape[0]}")
+        if self.loss == "cce" and arr.shape[1:] == out[:-1]:
+            if not (np.issubdtype(arr.dtype, np.integer) or np.all(arr == np.round(arr))):
+                raise ValueError(f"{argument} as class labels must be whole numbers")
+            k = out[-1]
+            if arr.min() < 0 or arr.max() >= k:
+                raise ValueError(f"{argument} labels must be between 0 and {k - 1} for {k} output units "
+                                 f"(got {arr.min()}..{arr.max()})")
+            return np.eye(k, dtype=self.dtype)[arr.astype(np.int64)]
+        if arr.shape[1:] == () and out == (1,):
+            arr = arr.reshape(-1, 1)
+        if arr.shape[1:] != out:
+            expected = f"(n_samples, {', '.join(map(str, out))})"
+            if self.loss == "cce":
+                expected += " (one-hot) or (n_samples,) integer labels"
+            raise ValueError(f"{argument} must have shape {expected} to match the output layer (got {arr.shape})")
+        if self.loss == "bce" and (arr.min() < 0 or arr.max() > 1):
+            raise ValueError(f"{argument} for loss 'bce' must lie between 0 and 1")
+        return arr.astype(self.dtype, copy=False)
+
+    # -- one step ---------------------------------------------------------------
+    def forward(self, X: Any, training: bool = True) -> np.ndarray:
+        """Batch forward pass ``(batch, *input_shape) -> (batch, *output_shape)`` that
+        keeps what ``backward`` needs."""
+        out = self._check_inputs(X)
+        return self._forward(out, training)
+
+    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        self._out = x
+        return x
+
+    def backward(self, Y: Any) -> float:
+        """Chain rule through every layer for the last ``forward``; fills each
+        layer's ``grad_*`` and returns the loss (regularisation included)."""
+        if self._out is None:
+            raise ValueError("backward needs a forward pass first: call model.forward(X)")
+        return self._backward(self._check_targets(Y, self._out.shape[0]))
+
+    def _backward(self, Y: np.ndarray) -> float:
+        last = self.layers[-1]
+        P = self._out
+        if self._fused:
+            loss = self.loss_fn.fused_value(last._u, Y)
+            grad = self.loss_fn.fused_grad(P, Y).astype(self.dtype, copy=False)
+        else:
+            loss = self.loss_fn.value(P, Y)
+            grad = self.loss_fn.grad(P, Y).astype(self.dtype, copy=False)
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            kwargs = {"from_preactivation": True} if (self._fused and i == len(self.layers) - 1) else {}
+            grad = layer.backward(grad, need_input_grad=i > 0, **kwargs)
+        return loss + self._regularize()
+
+    def _regularize(self) -> float:
+        """Add the L1/L2 gradients to every weight matrix; return the penalty."""
+        if not (self.l1 or self.l2):
+            return 0.0
+        penalty = 0.0
+        for layer in self.layers:
+            for name in layer.regularized:
+                W, gW = getattr(layer, name), getattr(layer, "grad_" + name)
+                if self.l1:
+                    penalty += self.l1 * float(np.abs(W).sum())
+                    gW += self.l1 * np.sign(W)
+                if self.l2:
+                    penalty += self.l2 * float(np.vdot(W, W))
+                    gW += (2 * self.l2) * W
+        return penalty
+
+    def _penalty(self) -> float:
+        penalty = 0.0
+        for layer in self.layers:
+            for name in layer.regularized:
+                W = getattr(layer, name)
+                penalty += self.l1 * float(np.abs(W).sum()) + self.l2 * float(np.vdot(W, W))
+        return penalty
+
+    def step(self, learning_rate: float) -> None:
+        """One optimiser update from the gradients of the last ``backward``."""
+        if not _is_number(learning_rate) or learning_rate <= 0:
+            raise ValueError(f"learning_rate must be a number greater than 0 (got {learning_rate!r})")
+        self.optimizer.step([(self._flat_params, self._flat_grads)], float(learning_rate))
+
+    def predict(self, X: Any, batch_size: int = PREDICT_CHUNK) -> np.ndarray:
+        """The output layer's activations for ``X``, computed in chunks, inference mode."""
+        X = self._check_inputs(X)
+        return self._predict(X, batch_size)
+
+    def _predict(self, X: np.ndarray, batch_size: int = PREDICT_CHUNK) -> np.ndarray:
+        parts = [self._forward(X[i:i + batch_size], training=False).copy()
+                 for i in range(0, X.shape[0], batch_size)]
+        self._out = None
+        return np.concatenate(parts)
+
+    def _metrics_on(self, X: np.ndarray, Y: np.ndarray, batch_size: int = PREDICT_CHUNK) -> dict[str, float]:
+        """Loss (with penalty) and, for classifiers, accuracy of prepared arrays."""
+        total, correct, n = 0.0, 0.0, X.shape[0]
+        for i in range(0, n, batch_size):
+            P = self._forward(X[i:i + batch_size], training=False)
+            Yb = Y[i:i + batch_size]
+            if self._fused:
+                total += self.loss_fn.fused_value(self.layers[-1]._u, Yb) * len(Yb)
+            else:
+                total += self.loss_fn.value(P, Yb) * len(Yb)
+            if self.is_classifier:
+                correct += _accuracy(P, Yb, self.loss) * len(Yb)
+        self._out = None
+        out = {"loss": total / n + self._penalty()}
+        if self.is_classifier:
+            out["accuracy"] = correct / n
+        return out
+
+    def evaluate(self, X: Any, Y: Any) -> dict[str, float]:
+        """Mean loss (regularisation included) and, for classifiers, accuracy."""
+        Xc = self._check_inputs(X)
+        return self._metrics_on(Xc, self._check_targets(Y, Xc.shape[0]))
+
+    # -- training ---------------------------------------------------------------
+    def fit(self, X: Any, Y: Any, batch_size: int = 32, learning_rate: float = 0.01, epochs: int = 1,
+            verbose: int = 1, validation_data: Optional[tuple[Any, Any]] = None, shuffle: bool = True,
+            seed: Optional[int] = 0, error_threshold: Optional[float] = None,
+            callbacks: Optional[Iterable[Any]] = None) -> dict[str, list[float]]:
+        """Mini-batch training. Returns the history: ``train_loss`` and ``val_loss``
+        per epoch (plus ``train_accuracy``/``val_accuracy`` for classifiers).
+
+        Callbacks are objects with ``on_batch_end(model, logs)`` and/or
+        ``on_epoch_end(model, logs)``, or callables ``f(model, logs)`` with
+        ``logs["event"]`` in ``("batch", "epoch")``. Setting
+        ``model.stop_training = True`` in one stops training after that batch.
+        """
+        X = self._check_inputs(X)
+        Y = self._check_targets(Y, X.shape[0])
+        if not _is_int(batch_size) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer (got {batch_size!r})")
+        if not _is_number(learning_rate) or learning_rate <= 0:
+            raise ValueError(f"learning_rate must be a number greater than 0 (got {learning_rate!r})")
+        if not _is_int(epochs) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer (got {epochs!r})")
+        if verbose not in (0, 1):
+            raise ValueError(f"verbose must be 0 (silent) or 1 (progress bar) (got {verbose!r})")
+        if seed is not None and (not _is_int(seed) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer or None (got {seed!r})")
+        if error_threshold is not None and (not _is_number(error_threshold) or error_threshold < 0):
+            raise ValueError(f"error_threshold must be None or a number of at least 0 (got {error_threshold!r})")
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a pair (X_val, Y_val)")
+            Xv = self._check_inputs(validation_data[0], "validation_data X")
+            val = (Xv, self._check_targets(validation_data[1], Xv.shape[0], "validation_data Y"))
+        hooks = _callback_hooks(callbacks)
+        if seed is None:
+            seed = int(np.random.default_rng().integers(2**31))
+
+        history: dict[str, Any] = {"train_loss": [], "val_loss": []}
+        if self.is_classifier:
+            history.update(train_accuracy=[], val_accuracy=[])
+        n = X.shape[0]
+        n_batches = math.ceil(n / batch_size)
+        self.stop_training = False
+        bar = _progress_bar(n_batches) if verbose else None
+        pairs = [(self._flat_params, self._flat_grads)]
+        lr = float(learning_rate)
+        try:
+            for e in range(epochs):
+                epoch_index = self.epochs_trained
+                order = (np.random.default_rng([seed, epoch_index]).permutation(n) if shuffle else None)
+                total = correct = 0.0
+                if bar is not None:
+                    bar.start_epoch(e + 1, epochs)
+                for b in range(n_batches):
+                    idx = order[b * batch_size:(b + 1) * batch_size] if shuffle else slice(b * batch_size, (b + 1) * batch_size)
+                    Xb, Yb = X[idx], Y[idx]
+                    P = self._forward(Xb, training=True)
+                    loss = self._backward(Yb)
+                    reason = self._divergence(loss, e + 1, b + 1, lr)
+                    if reason:
+                        history["stop_reason"] = reason
+                        warnings.warn(reason, TrainingDivergedWarning, stacklevel=2)
+                        return history
+                    self.optimizer.step(pairs, lr)
+                    m = len(Yb)
+                    total += loss * m
+                    if self.is_classifier:
+                        correct += _accuracy(P, Yb, self.loss) * m
+                    if bar is not None:
+                        bar.update(total / min(n, (b + 1) * batch_size))
+                    if hooks:
+                        logs = {"event": "batch", "epoch": e + 1, "epochs": epochs, "batch": b + 1,
+                                "batches": n_batches, "loss": loss, "history": history}
+                        for on_batch, _ in hooks:
+                            on_batch(self, logs)
+                    if self.stop_training:
+                        history["stop_reason"] = f"Stopped during epoch {e + 1}, after batch {b + 1} of {n_batches}."
+                        return history
+                self.epochs_trained += 1
+                history["train_loss"].append(total / n)
+                if self.is_classifier:
+                    history["train_accuracy"].append(correct / n)
+                if val is not None:
+                    metrics = self._metrics_on(*val)
+                    history["val_loss"].append(metrics["loss"])
+                    if self.is_classifier:
+                        history["val_accuracy"].append(metrics["accuracy"])
+                if bar is not None:
+                    bar.end_epoch(history)
+                if hooks:
+                    logs = {"event": "epoch", "epoch": e + 1, "epochs": epochs, "batch": n_batches,
+                            "batches": n_batches, "loss": total / n, "history": history}
+                    for _, on_epoch in hooks:
+                        on_epoch(self, logs)
+                if self.stop_training:
+                    history["stop_reason"] = f"Stopped after epoch {e + 1}."
+                    return history
+                if error_threshold is not None and total / n <= error_threshold:
+                    history["stop_reason"] = (f"Stopped after epoch {e + 1}: the training loss {total / n:.6g} "
+                                              f"reached error_threshold {error_threshold}.")
+                    return history
+            return history
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _divergence(self, loss: float, epoch: int, batch: int, lr: float) -> Optional[str]:
+        """A message when this batch's loss or gradients are not finite, else None."""
+        if math.isfinite(loss) and math.isfinite(float(np.dot(self._flat_grads, self._flat_grads))):
+            return None
+        what = "loss" if not math.isfinite(loss) else "gradient"
+        return (f"Training stopped at epoch {epoch}, batch {batch}: the {what} became {loss if what == 'loss' else 'infinite'}. "
+                f"A learning rate too large for this network (here {lr:g}) is the usual cause; try a smaller one. "
+                f"The weights are those of the last finite step.")
+
+    # -- inspection -------------------------------------------------------------
+    def summary(self, print_fn: Callable[[str], Any] = print) -> str:
+        """A table of layers, output shapes and parameter counts (printed and returned)."""
+        rows = [("Layer", "Output shape", "Params")]
+        for i, layer in enumerate(self.layers):
+            rows.append((f"{i}: {layer.describe()}", str((None,) + tuple(layer.output_shape)), f"{layer.n_params:,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(3)]
+        lines = [f"{type(self).__name__}: input {(None,) + self.input_shape}, loss {self.loss}, "
+                 f"optimizer {self.optimizer_name}, {self.dtype_name}"]
+        for j, r in enumerate(rows):
+            lines.append("  ".join(r[c].ljust(widths[c]) for c in range(3)))
+            if j == 0:
+                lines.append("-" * (sum(widths) + 4))
+        lines.append(f"Total parameters: {self.n_params:,}")
+        text = "\n".join(lines)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def snapshot(self) -> dict[str, Any]:
+        """Plain-data copy of the model for drawing: config and, per layer, its
+        parameters and gradients (copies, safe to keep while training goes on)."""
+        layers = []
+        for layer in self.layers:
+            entry = {"type": type(layer).__name__, "config": layer.get_config(),
+                     "input_shape": list(layer.input_shape), "output_shape": list(layer.output_shape),
+                     "params": {}, "grads": {}}
+            for name in layer.param_names:
+                entry["params"][name] = np.array(getattr(layer, name))
+                entry["grads"][name] = np.array(getattr(layer, "grad_" + name))
+            layers.append(entry)
+        return {"input_shape": list(self.input_shape), "loss": self.loss, "layers": layers,
+                "epochs_trained": self.epochs_trained}
+
+    def plot_weight_distribution(self, layers: Optional[Sequence[int]] = None, bins: int = 50):
+        """Plotly figure: histograms of the weights of the given layer indices."""
+        from . import figures
+        return figures.distribution_figure(self.snapshot(), self._layer_indices(layers), "params", bins=bins)
+
+    def plot_gradient_distribution(self, layers: Optional[Sequence[int]] = None, bins: int = 50):
+        """Plotly figure: histograms of the gradients of the given layer indices."""
+        from . import figures
+        return figures.distribution_figure(self.snapshot(), self._layer_indices(layers), "grads", bins=bins)
+
+    def graph_elements(self, **options: Any) -> list[dict]:
+        """Cytoscape elements: neurons, bias nodes and edges carrying ``w`` and ``dw``."""
+        from . import figures
+        return figures.graph_elements(self.snapshot(), **options)
+
+    def _layer_indices(self, layers: Optional[Sequence[int]]) -> list[int]:
+        with_params = [i for i, layer in enumerate(self.layers) if layer.param_names]
+        if layers is None:
+            return with_params
+        if isinstance(layers, (int, np.integer)):
+            layers = [layers]
+        out = []
+        for i in layers:
+            if not _is_int(i) or not 0 <= i < len(self.layers):
+                raise ValueError(f"layers must hold layer indices from 0 to {len(self.layers) - 1} (got {i!r})")
+            out.append(int(i))
+        return out
+
+    # -- saving -------------------------------------------------------------------
+    def _model_config(self) -> dict[str, Any]:
+        return {"layers": [{"type": type(l).__name__, "config": l.get_config()} for l in self.layers],
+                "input_shape": list(self.input_shape), "loss": self.loss, "optimizer": self.optimizer_name,
+                "optimizer_params": self.optimizer_params, "l1": self.l1, "l2": self.l2,
+                "dtype": self.dtype_name, "seed": self.seed}
+
+    @classmethod
+    def _from_model_config(cls, config: dict[str, Any]) -> "Sequential":
+        layers = []
+        for spec in config["layers"]:
+            if spec["type"] not in LAYERS:
+                raise ModelFileError(f"unknown layer type {spec['type']!r}")
+            layers.append(LAYERS[spec["type"]].from_config(dict(spec["config"])))
+        kwargs = {k: config[k] for k in ("loss", "optimizer", "optimizer_params", "l1", "l2", "dtype", "seed")}
+        return Sequential(layers, tuple(config["input_shape"]), **kwargs)
+
+    def save(self, path: Any) -> None:
+        """Write the model to one ``.npz`` file (or binary file object): configuration,
+        every parameter and gradient, optimiser state and training counters. No pickle."""
+        arrays: dict[str, np.ndarray] = {}
+        for i, layer in enumerate(self.layers):
+            for name in layer.param_names:
+                arrays[f"param/{i}/{name}"] = np.asarray(getattr(layer, name))
+                arrays[f"grad/{i}/{name}"] = np.asarray(getattr(layer, "grad_" + name))
+        scalars = {}
+        for key, value in self.optimizer.state_dict().items():
+            if isinstance(value, list):
+                for j, arr in enumerate(value):
+                    arrays[f"opt/{key}/{j}"] = arr
+            else:
+                scalars[key] = value
+        meta = {"format": FORMAT, "version": FORMAT_VERSION, "class": type(self).__name__,
+                "model": self._model_config(), "optimizer_state": scalars,
+                "epochs_trained": self.epochs_trained, "rng_state": _jsonable(self.rng.bit_generator.state)}
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        if isinstance(path, (str, os.PathLike)):
+            with open(path, "wb") as fh:
+                np.savez(fh, **arrays)
+        else:
+            np.savez(path, **arrays)
+
+    @classmethod
+    def load(cls, path: Any) -> "Sequential":
+        """Rebuild a model saved with ``save``. A corrupt or foreign file raises
+        ``ModelFileError`` (a ValueError); nothing in the file is executed."""
+        where = os.fspath(path) if isinstance(path, (str, os.PathLike)) else "the file"
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+            raise ModelFileError(f"{where} is not a Backprop Studio model file (.npz): {exc}") from None
+        try:
+            meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+            if meta.get("format") != FORMAT:
+                raise ModelFileError("its header does not say backprop-studio-model")
+            if meta.get("version", 0) > FORMAT_VERSION:
+                raise ModelFileError(f"it was written by a newer version (format {meta['version']})")
+            klass = MODEL_CLASSES.get(meta.get("class"))
+            if klass is None or not issubclass(klass, cls):
+                raise ModelFileError(f"it holds a {meta.get('class')!r} model, not a {cls.__name__}")
+            model = klass._from_model_config(meta["model"])
+            model._restore(arrays, meta)
+        except ModelFileError as exc:
+            raise ModelFileError(f"{where} is not a usable Backprop Studio model: {exc}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as exc:
+            raise ModelFileError(f"{where} is not a usable Backprop Studio model: damaged content ({type(exc).__name__}: {exc})") from None
+        return model
+
+    def _restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        for i, layer in enumerate(self.layers):
+            for name in layer.param_names:
+                for kind, target in (("param", name), ("grad", "grad_" + name)):
+                    key = f"{kind}/{i}/{name}"
+                    if key not in arrays:
+                        raise ModelFileError(f"array {key} is missing")
+                    arr = arrays[key]
+                    view = getattr(layer, target)
+                    if arr.shape != view.shape or not np.issubdtype(arr.dtype, np.floating):
+                        raise ModelFileError(f"array {key} has shape {arr.shape}, the layer needs {view.shape}")
+                    view[...] = arr
+        state: dict[str, Any] = dict(meta.get("optimizer_state", {}))
+        lists: dict[str, list] = {}
+        for key in sorted(k for k in arrays if k.startswith("opt/")):
+            _, name, j = key.split("/")
+            lists.setdefault(name, []).append((int(j), arrays[key].astype(self.dtype)))
+        for name, items in lists.items():
+            items.sort(key=lambda t: t[0])
+            arrs = [a for _, a in items]
+            if any(a.shape != self._flat_params.shape for a in arrs):
+                raise ModelFileError(f"optimiser state {name} does not match the parameters")
+            state[name] = arrs
+        self.optimizer.load_state_dict(state)
+        self.epochs_trained = int(meta.get("epochs_trained", 0))
+        if "rng_state" in meta:
+            self.rng.bit_generator.state = meta["rng_state"]
+
+
+class FFNN(Sequential):
+    """A feed-forward network of dense layers.
+
+    ``layer_sizes`` lists the input size, each hidden size and the output size;
+    ``activations`` gives one activation per layer after the input. With
+    ``rmsnorm`` every hidden layer normalises its pre-activation.
+    """
+
+    def __init__(self, layer_sizes: Sequence[int], activations: Sequence[str] | str = "relu",
+                 loss: str = "mse", init: str = "xavier", init_params: Optional[Mapping[str, Any]] = None,
+                 optimizer: str = "sgd", optimizer_params: Optional[Mapping[str, Any]] = None,
+                 l1: float = 0.0, l2: float = 0.0, rmsnorm: bool = False, dtype: str = "float32"):
+        if not isinstance(layer_sizes, (list, tuple)) or len(layer_sizes) < 2:
+            raise ValueError("layer_sizes must list at least an input and an output size, e.g. [2, 8, 1]")
+        for i, n in enumerate(layer_sizes):
+            if not _is_int(n) or n < 1:
+                raise ValueError(f"layer_sizes[{i}] must be a positive integer (got {n!r})")
+        n_layers = len(layer_sizes) - 1
+        if isinstance(activations, str):
+            activations = [activations] * n_layers
+        if not isinstance(activations, (list, tuple)) or len(activations) != n_layers:
+            got = len(activations) if isinstance(activations, (list, tuple)) else repr(activations)
+            raise ValueError(f"activations must give one activation per layer after the input "
+                             f"({n_layers}), got {got}")
+        for i, a in enumerate(activations):
+            get_activation(a, f"activations[{i}]")
+        params = check_init(init, init_params)
+        seed = params.pop("seed", None)
+        self.config = {"layer_sizes": [int(n) for n in layer_sizes], "activations": list(activations),
+                       "loss": loss, "init": init, "init_params": dict(init_params or {}),
+                       "optimizer": optimizer, "optimizer_params": dict(optimizer_params or {}),
+                       "l1": l1, "l2": l2, "rmsnorm": bool(rmsnorm), "dtype": dtype}
+        layers = [Dense(n, activation=a, init=init, init_params=params,
+                        rmsnorm=bool(rmsnorm) and i < n_layers - 1)
+                  for i, (n, a) in enumerate(zip(layer_sizes[1:], activations))]
+        super().__init__(layers, (int(layer_sizes[0]),), loss=loss, optimizer=optimizer,
+                         optimizer_params=optimizer_params, l1=l1, l2=l2, dtype=dtype, seed=seed)
+        self.layer_sizes = self.config["layer_sizes"]
+        self.activations = self.config["activations"]
+
+    def _model_config(self) -> dict[str, Any]:
+        return dict(self.config)
+
+    @classmethod
+    def _from_model_config(cls, config: dict[str, Any]) -> "FFNN":
+        return FFNN(**config)
+
+
+MODEL_CLASSES: dict[str, type[Sequential]] = {"Sequential": Sequential, "FFNN": FFNN}
+
+
+def _accuracy(P: np.ndarray, Y: np.ndarray, loss: str) -> float:
+    if loss == "cce":
+        return float(np.mean(P.argmax(axis=-1) == Y.argmax(axis=-1)))
+    return float(np.mean((P > 0.5) == (Y > 0.5)))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    return value
+
+
+def _callback_hooks(callbacks: Optional[Iterable[Any]]) -> list[tuple[Callable, Callable]]:
+    """Normalise callbacks into (on_batch, on_epoch) function pairs."""
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)):
+        raise ValueError("callbacks must be a list of callables or callback objects")
+    hooks = []
+    noop = lambda model, logs: None  # noqa: E731
+    for i, cb in enumerate(callbacks):
+        if hasattr(cb, "on_batch_end") or hasattr(cb, "on_epoch_end"):
+            hooks.append((getattr(cb, "on_batch_end", noop), getattr(cb, "on_epoch_end", noop)))
+        elif callable(cb):
+            hooks.append((cb, cb))
+        else:
+            raise ValueError(f"callbacks[{i}] must be callable or have on_batch_end/on_epoch_end")
+    return hooks
+
+
+class _progress_bar:
+    """verbose=1: a tqdm bar per epoch with the running training loss and the
+    validation loss (a plain text line when tqdm is not installed)."""
+
+    def __init__(self, n_batches: int):
+        self.n_batches = n_batches
+        self.bar = None
+        self.val = None
+        try:
+            from tqdm.auto import tqdm
+            self.tqdm = tqdm
+        except ImportError:
+            self.tqdm = None
+
+    def start_epoch(self, epoch: int, epochs: int) -> None:
+        self.close()
+        desc = f"Epoch {epoch}/{epochs}"
+        if self.tqdm is not None:
+            self.bar = self.tqdm(total=self.n_batches, desc=desc, unit="batch", leave=True, file=sys.stderr)
+        else:
+            self.desc = desc
+
+    def update(self, running_loss: float) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            if self.bar.n % 10 == 0 or self.bar.n == self.n_batches:
+                post = {"loss": f"{running_loss:.4f}"}
+                if self.val is not None:
+                    post["val_loss"] = f"{self.val:.4f}"
+                self.bar.set_postfix(post, refresh=False)
+        self.running = running_loss
+
+    def end_epoch(self, history: dict[str, list[float]]) -> None:
+        self.val = history["val_loss"][-1] if history["val_loss"] else None
+        post = {"loss": f"{history['train_loss'][-1]:.4f}"}
+        if self.val is not None:
+            post["val_loss"] = f"{self.val:.4f}"
+        if self.bar is not None:
+            self.bar.set_postfix(post)
+        else:
+            print(f"{self.desc}: " + ", ".join(f"{k} {v}" for k, v in post.items()), file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
