@@ -45,6 +45,7 @@ class Layer:
     def __init__(self, name: Optional[str] = None):
         object.__setattr__(self, "_views", {})
         self.name = name
+        self.mask: Optional[np.ndarray] = None
         self.built = False
         self.input_shape: tuple[int, ...] | None = None
         self.output_shape: tuple[int, ...] | None = None
@@ -92,6 +93,21 @@ class Layer:
 
     def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> Optional[np.ndarray]:
         raise NotImplementedError
+
+    def output_mask(self, mask: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """The padding mask ``(batch, steps)`` that follows this layer's last
+        forward (``None``: no mask). Layers pass the incoming one through by
+        default; ``Embedding(mask_zero=True)`` makes one, a sequence-reducing RNN
+        drops it. A layer reads the incoming mask from ``self.mask``."""
+        return mask
+
+    def set_keras_weights(self, arrays: list[np.ndarray]) -> None:
+        """Copy weights saved by the equivalent Keras layer, in Keras' order."""
+        if len(arrays) != len(self.param_names):
+            raise ValueError(f"{type(self).__name__} expects {len(self.param_names)} Keras arrays "
+                             f"({', '.join(self.param_names)}), got {len(arrays)}")
+        for name, arr in zip(self.param_names, arrays):
+            setattr(self, name, arr)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name}
@@ -200,6 +216,13 @@ class Dense(ActivatedLayer):
         else:
             self.grad_b[...] = 0
         return gz @ self.W.T if need_input_grad else None
+
+    def set_keras_weights(self, arrays):
+        if self.rmsnorm:
+            raise ValueError("Keras has no Dense layer with RMSNorm to load from")
+        if not self.use_bias:
+            arrays = list(arrays) + [np.zeros(self.units)]
+        super().set_keras_weights(arrays)
 
     def get_config(self):
         return {"units": self.units, "activation": self.activation, "init": self.init,

@@ -185,8 +185,11 @@ class Sequential:
         return self._forward(out, training)
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        mask = None
         for layer in self.layers:
+            layer.mask = mask
             x = layer.forward(x, training)
+            mask = layer.output_mask(mask)
         self._out = x
         return x
 
