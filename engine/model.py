@@ -326,61 +326,63 @@ class Sequential:
         pairs = [(self._flat_params, self._flat_grads)]
         lr = float(learning_rate)
         try:
-            for e in range(epochs):
-                epoch_index = self.epochs_trained
-                order = (np.random.default_rng([seed, epoch_index]).permutation(n) if shuffle else None)
-                total = correct = 0.0
-                if bar is not None:
-                    bar.start_epoch(e + 1, epochs)
-                for b in range(n_batches):
-                    idx = order[b * batch_size:(b + 1) * batch_size] if shuffle else slice(b * batch_size, (b + 1) * batch_size)
-                    Xb, Yb = X[idx], Y[idx]
-                    P = self._forward(Xb, training=True)
-                    loss = self._backward(Yb)
-                    reason = self._divergence(loss, e + 1, b + 1, lr)
-                    if reason:
-                        history["stop_reason"] = reason
-                        warnings.warn(reason, TrainingDivergedWarning, stacklevel=2)
-                        return history
-                    self.optimizer.step(pairs, lr)
-                    m = len(Yb)
-                    total += loss * m
-                    if self.is_classifier:
-                        correct += _accuracy(P, Yb, self.loss) * m
+            # Overflow is reported once, as a divergence message, not as NumPy warnings.
+            with np.errstate(over="ignore", invalid="ignore"):
+                for e in range(epochs):
+                    epoch_index = self.epochs_trained
+                    order = (np.random.default_rng([seed, epoch_index]).permutation(n) if shuffle else None)
+                    total = correct = 0.0
                     if bar is not None:
-                        bar.update(total / min(n, (b + 1) * batch_size))
-                    if hooks:
-                        logs = {"event": "batch", "epoch": e + 1, "epochs": epochs, "batch": b + 1,
-                                "batches": n_batches, "loss": loss, "history": history}
-                        for on_batch, _ in hooks:
-                            on_batch(self, logs)
-                    if self.stop_training:
-                        history["stop_reason"] = f"Stopped during epoch {e + 1}, after batch {b + 1} of {n_batches}."
-                        return history
-                self.epochs_trained += 1
-                history["train_loss"].append(total / n)
-                if self.is_classifier:
-                    history["train_accuracy"].append(correct / n)
-                if val is not None:
-                    metrics = self._metrics_on(*val)
-                    history["val_loss"].append(metrics["loss"])
+                        bar.start_epoch(e + 1, epochs)
+                    for b in range(n_batches):
+                        idx = order[b * batch_size:(b + 1) * batch_size] if shuffle else slice(b * batch_size, (b + 1) * batch_size)
+                        Xb, Yb = X[idx], Y[idx]
+                        P = self._forward(Xb, training=True)
+                        loss = self._backward(Yb)
+                        reason = self._divergence(loss, e + 1, b + 1, lr)
+                        if reason:
+                            history["stop_reason"] = reason
+                            warnings.warn(reason, TrainingDivergedWarning, stacklevel=2)
+                            return history
+                        self.optimizer.step(pairs, lr)
+                        m = len(Yb)
+                        total += loss * m
+                        if self.is_classifier:
+                            correct += _accuracy(P, Yb, self.loss) * m
+                        if bar is not None:
+                            bar.update(total / min(n, (b + 1) * batch_size))
+                        if hooks:
+                            logs = {"event": "batch", "epoch": e + 1, "epochs": epochs, "batch": b + 1,
+                                    "batches": n_batches, "loss": loss, "history": history}
+                            for on_batch, _ in hooks:
+                                on_batch(self, logs)
+                        if self.stop_training:
+                            history["stop_reason"] = f"Stopped during epoch {e + 1}, after batch {b + 1} of {n_batches}."
+                            return history
+                    self.epochs_trained += 1
+                    history["train_loss"].append(total / n)
                     if self.is_classifier:
-                        history["val_accuracy"].append(metrics["accuracy"])
-                if bar is not None:
-                    bar.end_epoch(history)
-                if hooks:
-                    logs = {"event": "epoch", "epoch": e + 1, "epochs": epochs, "batch": n_batches,
-                            "batches": n_batches, "loss": total / n, "history": history}
-                    for _, on_epoch in hooks:
-                        on_epoch(self, logs)
-                if self.stop_training:
-                    history["stop_reason"] = f"Stopped after epoch {e + 1}."
-                    return history
-                if error_threshold is not None and total / n <= error_threshold:
-                    history["stop_reason"] = (f"Stopped after epoch {e + 1}: the training loss {total / n:.6g} "
-                                              f"reached error_threshold {error_threshold}.")
-                    return history
-            return history
+                        history["train_accuracy"].append(correct / n)
+                    if val is not None:
+                        metrics = self._metrics_on(*val)
+                        history["val_loss"].append(metrics["loss"])
+                        if self.is_classifier:
+                            history["val_accuracy"].append(metrics["accuracy"])
+                    if bar is not None:
+                        bar.end_epoch(history)
+                    if hooks:
+                        logs = {"event": "epoch", "epoch": e + 1, "epochs": epochs, "batch": n_batches,
+                                "batches": n_batches, "loss": total / n, "history": history}
+                        for _, on_epoch in hooks:
+                            on_epoch(self, logs)
+                    if self.stop_training:
+                        history["stop_reason"] = f"Stopped after epoch {e + 1}."
+                        return history
+                    if error_threshold is not None and total / n <= error_threshold:
+                        history["stop_reason"] = (f"Stopped after epoch {e + 1}: the training loss {total / n:.6g} "
+                                                  f"reached error_threshold {error_threshold}.")
+                        return history
+                return history
         finally:
             if bar is not None:
                 bar.close()
@@ -430,13 +432,15 @@ class Sequential:
 
     def plot_weight_distribution(self, layers: Optional[Sequence[int]] = None, bins: int = 50):
         """Plotly figure: histograms of the weights of the given layer indices."""
+        indices = self._layer_indices(layers)
         from . import figures
-        return figures.distribution_figure(self.snapshot(), self._layer_indices(layers), "params", bins=bins)
+        return figures.distribution_figure(self.snapshot(), indices, "params", bins=bins)
 
     def plot_gradient_distribution(self, layers: Optional[Sequence[int]] = None, bins: int = 50):
         """Plotly figure: histograms of the gradients of the given layer indices."""
+        indices = self._layer_indices(layers)
         from . import figures
-        return figures.distribution_figure(self.snapshot(), self._layer_indices(layers), "grads", bins=bins)
+        return figures.distribution_figure(self.snapshot(), indices, "grads", bins=bins)
 
     def graph_elements(self, **options: Any) -> list[dict]:
         """Cytoscape elements: neurons, bias nodes and edges carrying ``w`` and ``dw``."""
