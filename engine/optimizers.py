@@ -13,7 +13,10 @@ handful of whole-array operations however many layers there are.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -23,9 +26,38 @@ Pairs = Sequence[tuple[np.ndarray, np.ndarray]]
 CHUNK = 1 << 15
 
 
-def _chunks(n: int):
-    for start in range(0, n, CHUNK):
-        yield slice(start, min(start + CHUNK, n))
+# Updates of at least this many values are split between two threads (NumPy
+# releases the GIL inside its loops, so the halves run on two cores at once).
+PARALLEL_MIN = 1 << 17
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _chunks(start: int, stop: int):
+    for s in range(start, stop, CHUNK):
+        yield slice(s, min(s + CHUNK, stop))
+
+
+def _for_each_chunk(n: int, update: Callable[[slice, np.ndarray], None], dtype: Any) -> None:
+    """Call ``update(piece, scratch)`` over cache-sized pieces of ``range(n)``,
+    the second half on a helper thread when the update is large."""
+    global _pool
+
+    def run(start: int, stop: int) -> None:
+        scratch = np.empty(min(CHUNK, stop - start), dtype=dtype)
+        for piece in _chunks(start, stop):
+            update(piece, scratch[: piece.stop - piece.start])
+
+    if n < PARALLEL_MIN or (os.cpu_count() or 1) < 2:
+        run(0, n)
+        return
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="optimizer")
+    half = (n // 2 // CHUNK + 1) * CHUNK
+    future = _pool.submit(run, half, n)
+    run(0, half)
+    future.result()
 
 
 class Optimizer:
@@ -107,11 +139,10 @@ class Adam(Optimizer):
         c = 1.0 / (root_bc2 * step_size)
         e = eps / step_size
         for (p, g), m, v in zip(pairs, self.state["m"], self.state["v"]):
-            buf = np.empty(min(CHUNK, p.size), dtype=p.dtype)
             pf, gf, mf, vf = p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
-            for s in _chunks(pf.size):
+
+            def update(s: slice, tmp: np.ndarray) -> None:
                 gs, ms, vs = gf[s], mf[s], vf[s]
-                tmp = buf[: gs.size]
                 ms *= b1
                 np.multiply(gs, 1 - b1, out=tmp)
                 ms += tmp
@@ -124,6 +155,8 @@ class Adam(Optimizer):
                 tmp += e
                 np.divide(ms, tmp, out=tmp)
                 pf[s] -= tmp
+
+            _for_each_chunk(pf.size, update, p.dtype)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
