@@ -460,6 +460,12 @@ class Sequential:
             out.append(int(i))
         return out
 
+    def load_keras_weights(self, path: Any) -> None:
+        """Copy the weights of a Keras 3 model of the same architecture
+        (``.weights.h5`` or ``.keras``) into this model's layers."""
+        from .keras_io import load_keras_weights
+        load_keras_weights(self, path)
+
     # -- saving -------------------------------------------------------------------
     def _model_config(self) -> dict[str, Any]:
         return {"layers": [{"type": type(l).__name__, "config": l.get_config()} for l in self.layers],
