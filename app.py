@@ -1,0 +1,96 @@
+"""Backprop Studio: build a neural network in a form, train it live, look inside.
+
+    python app.py                      # http://127.0.0.1:8050 (HOST, PORT; DEBUG=1)
+
+Embedded by default: training jobs run as Dash background callbacks on a
+DiskcacheManager and the run cache is a filesystem cache, both under
+$BACKPROP_STATE_DIR (default ./.cache/backprop-studio). With REDIS_URL set the
+jobs run on Celery workers and the run cache lives in Redis:
+
+    REDIS_URL=redis://127.0.0.1:6379/0 celery -A app:celery_app worker
+    REDIS_URL=redis://127.0.0.1:6379/0 python app.py
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import dash
+from dash import Dash, Input, Output, State, dcc, html
+
+from components import controls, histograms, ids, network_graph, runs, training
+
+REDIS_URL = os.environ.get("REDIS_URL") or None
+celery_app = None
+
+if REDIS_URL:
+    from celery import Celery
+
+    celery_app = Celery(__name__, broker=REDIS_URL, backend=REDIS_URL)
+    background_manager = dash.CeleryManager(celery_app)
+else:
+    import diskcache
+
+    background_manager = dash.DiskcacheManager(diskcache.Cache(str(runs.state_dir() / "jobs")))
+
+app = Dash(__name__, title="Backprop Studio", background_callback_manager=background_manager,
+           update_title=None, suppress_callback_exceptions=False)
+server = app.server
+runs.init_app(server, REDIS_URL)
+
+
+def header() -> html.Header:
+    return html.Header([
+        html.Div([
+            html.Div("∂", className="logo"),
+            html.Div([html.H1("Backprop Studio"),
+                      html.P("Build a network, train it live, and look inside.", className="tagline")]),
+        ], className="brand"),
+        html.Div("Celery + Redis" if REDIS_URL else "embedded", className="mode-badge",
+                 title="Where training jobs run"),
+    ], className="app-header")
+
+
+def serve_layout() -> html.Div:
+    return html.Div([
+        dcc.Store(id=ids.SESSION, storage_type="session"),
+        dcc.Store(id=ids.SNAPSHOT_VERSION),
+        header(),
+        html.Main([
+            html.Aside(controls.layout(), className="sidebar"),
+            html.Div([
+                training.layout(),
+                html.Div(network_graph.layout(), className="card panel-card"),
+                html.Div(histograms.layout(), className="card panel-card"),
+            ], className="workspace"),
+        ], className="app-main"),
+    ], className="app")
+
+
+app.layout = serve_layout
+
+# The tab's session id: made in the browser on first load, kept in sessionStorage.
+dash.clientside_callback(
+    """
+    function(ts, current) {
+        if (current && /^[0-9a-f]{32}$/.test(current)) { return window.dash_clientside.no_update; }
+        const bytes = new Uint8Array(16);
+        (window.crypto || window.msCrypto).getRandomValues(bytes);
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('');
+    }
+    """,
+    Output(ids.SESSION, "data"), Input(ids.SESSION, "modified_timestamp"), State(ids.SESSION, "data"),
+)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO)
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8050"))
+    app.run(host=host, port=port, debug=os.environ.get("DEBUG") == "1")
+
+
+if __name__ == "__main__":
+    main()

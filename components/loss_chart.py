@@ -1,0 +1,146 @@
+"""The live loss and accuracy charts.
+
+The training job sends a *live* dict through its progress output (the ``LIVE``
+store of ``components.training``)::
+
+    {"history": {"train_loss": [...], "val_loss": [...],            # one value per epoch,
+                 "train_accuracy": [...], "val_accuracy": [...]},   # accuracy for classifiers
+     "batch_trace": {"x": [...], "y": [...]},                       # x: epochs as a fraction
+     ...}
+
+:func:`loss_figure` and :func:`accuracy_figure` turn it into Plotly figures (pure
+functions, tested without a browser); :class:`BatchTrace` keeps the per-batch
+trace short however long a run is.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, dcc, html
+
+LOSS_GRAPH = "loss-graph"
+ACCURACY_GRAPH = "accuracy-graph"
+ACCURACY_WRAP = "accuracy-wrap"
+
+TRAIN_COLOR = "#4f46e5"
+VAL_COLOR = "#f97316"
+BATCH_COLOR = "rgba(79, 70, 229, 0.28)"
+MAX_BATCH_POINTS = 1000
+
+
+class BatchTrace:
+    """Per-batch losses at fractional-epoch positions, at most ``limit`` points:
+    when full, every other point is dropped and only every ``stride``-th batch
+    is kept from then on, so the trace stays even over the whole run."""
+
+    def __init__(self, limit: int = MAX_BATCH_POINTS, x: Optional[list] = None, y: Optional[list] = None,
+                 stride: int = 1):
+        self.limit = limit
+        self.x: list[float] = list(x or [])
+        self.y: list[float] = list(y or [])
+        self.stride = stride
+        self._count = 0
+
+    def add(self, x: float, y: float) -> None:
+        self._count += 1
+        if self._count % self.stride:
+            return
+        self.x.append(round(float(x), 4))
+        self.y.append(float(y))
+        if len(self.x) > self.limit:
+            self.x, self.y = self.x[::2], self.y[::2]
+            self.stride *= 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"x": self.x, "y": self.y, "stride": self.stride}
+
+
+def _finite(values: list) -> list:
+    return [v if isinstance(v, (int, float)) and v == v and abs(v) != float("inf") else None for v in values]
+
+
+def _base_layout(title: str, y_title: str, empty_text: Optional[str]) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 14}},
+        "template": "plotly_white",
+        "margin": {"l": 52, "r": 16, "t": 40, "b": 40},
+        "height": 300,
+        "xaxis": {"title": {"text": "epoch"}, "rangemode": "tozero", "gridcolor": "#eef0f4"},
+        "yaxis": {"title": {"text": y_title}, "gridcolor": "#eef0f4", "rangemode": "tozero"},
+        "legend": {"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
+        "hovermode": "x unified",
+        "uirevision": "keep",
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+    }
+    if empty_text:
+        layout["annotations"] = [{"text": empty_text, "showarrow": False, "xref": "paper", "yref": "paper",
+                                  "x": 0.5, "y": 0.5, "font": {"color": "#8a8fa3", "size": 13}}]
+        layout["xaxis"].update(showticklabels=False, zeroline=False)
+        layout["yaxis"].update(showticklabels=False, zeroline=False)
+    return layout
+
+
+def loss_figure(live: Optional[dict]) -> go.Figure:
+    """Training and validation loss per epoch (markers at epoch ends) over the
+    faint per-batch trace. An empty chart with a hint when nothing has run."""
+    history = (live or {}).get("history") or {}
+    train = history.get("train_loss") or []
+    val = history.get("val_loss") or []
+    trace = (live or {}).get("batch_trace") or {}
+    empty = not train and not trace.get("y")
+    fig = go.Figure(layout=_base_layout("Loss", "loss", "Press Train to see the loss fall" if empty else None))
+    if empty:
+        return fig
+    if trace.get("y"):
+        fig.add_trace(go.Scattergl(x=trace["x"], y=_finite(trace["y"]), mode="lines", name="batch",
+                                   line={"color": BATCH_COLOR, "width": 1}, hoverinfo="skip"))
+    first = int(history.get("first_epoch", 1))
+    fig.add_trace(go.Scatter(x=list(range(first, first + len(train))), y=_finite(train), mode="lines+markers", name="training",
+                             line={"color": TRAIN_COLOR, "width": 2.5}, marker={"size": 5},
+                             hovertemplate="%{y:.4g}"))
+    if val:
+        fig.add_trace(go.Scatter(x=list(range(first, first + len(val))), y=_finite(val), mode="lines+markers",
+                                 name="validation", line={"color": VAL_COLOR, "width": 2.5}, marker={"size": 5},
+                                 hovertemplate="%{y:.4g}"))
+    return fig
+
+
+def accuracy_figure(live: Optional[dict]) -> go.Figure:
+    """Training and validation accuracy per epoch, in percent (classifiers only)."""
+    history = (live or {}).get("history") or {}
+    train = history.get("train_accuracy") or []
+    val = history.get("val_accuracy") or []
+    fig = go.Figure(layout=_base_layout("Accuracy", "accuracy %", None if train else
+                                        "Accuracy appears here for classification"))
+    fig.update_yaxes(range=[0, 101] if train else None, rangemode="normal")
+    if not train:
+        return fig
+    first = int(history.get("first_epoch", 1))
+    fig.add_trace(go.Scatter(x=list(range(first, first + len(train))), y=[100 * a for a in train], mode="lines+markers",
+                             name="training", line={"color": TRAIN_COLOR, "width": 2.5}, marker={"size": 5},
+                             hovertemplate="%{y:.1f}%"))
+    if val:
+        fig.add_trace(go.Scatter(x=list(range(first, first + len(val))), y=[100 * a for a in val], mode="lines+markers",
+                                 name="validation", line={"color": VAL_COLOR, "width": 2.5}, marker={"size": 5},
+                                 hovertemplate="%{y:.1f}%"))
+    return fig
+
+
+def layout() -> html.Div:
+    config = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+    return html.Div([
+        html.Div(dcc.Graph(id=LOSS_GRAPH, figure=loss_figure(None), config=config), className="chart"),
+        html.Div(dcc.Graph(id=ACCURACY_GRAPH, figure=accuracy_figure(None), config=config), id=ACCURACY_WRAP,
+                 className="chart"),
+    ], className="charts")
+
+
+def register(live_store: str) -> None:
+    """Redraw both charts whenever the live store changes."""
+    @dash.callback(Output(LOSS_GRAPH, "figure"), Output(ACCURACY_GRAPH, "figure"), Input(live_store, "data"),
+                   prevent_initial_call=True)
+    def draw_charts(live):
+        return loss_figure(live), accuracy_figure(live)

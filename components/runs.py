@@ -1,0 +1,132 @@
+"""The run cache: what a browser tab's training run shares with the other panels.
+
+One module-level ``flask_caching.Cache`` (filesystem by default, Redis when
+``REDIS_URL`` is set), initialised by ``app.py`` with :func:`init_app`. Every
+key carries the tab's session id (the ``components.ids.SESSION`` store), so two
+tabs never see each other's runs. The training job (a separate process or a
+Celery worker) writes here; the page's callbacks read.
+
+Per session:
+
+* ``snapshot`` - the latest ``model.snapshot()`` plus ``version`` (a number that
+  grows with every write), ``status`` and ``dataset`` (name, task, class and
+  feature names); :func:`get_snapshot` / :func:`put_snapshot`.
+* ``stop``     - the Stop flag the training job polls (:func:`request_stop`).
+* ``model``    - the current model as the engine's ``.npz`` bytes, with the data
+  set key and the loss history it was trained with (:func:`get_model`).
+* ``csv``      - the bytes of the CSV the user uploaded (:func:`put_csv`).
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from flask_caching import Cache
+
+cache = Cache()
+
+# Entries live a day after their last write; a tab idle longer starts afresh.
+TIMEOUT_S = 24 * 3600
+_SESSION_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def state_dir() -> Path:
+    """Where the embedded caches live: $BACKPROP_STATE_DIR or ./.cache/backprop-studio."""
+    base = os.environ.get("BACKPROP_STATE_DIR") or os.path.join(os.getcwd(), ".cache", "backprop-studio")
+    path = Path(base).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_config(redis_url: Optional[str] = None) -> dict[str, Any]:
+    """flask-caching settings: Redis when a URL is given, else a filesystem cache."""
+    common = {"CACHE_DEFAULT_TIMEOUT": TIMEOUT_S, "CACHE_KEY_PREFIX": "bps:"}
+    if redis_url:
+        return {**common, "CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": redis_url}
+    return {**common, "CACHE_TYPE": "FileSystemCache", "CACHE_DIR": str(state_dir() / "runs"),
+            "CACHE_THRESHOLD": 5000}
+
+
+def init_app(server: Any, redis_url: Optional[str] = None) -> None:
+    """Bind the run cache to the Flask server (call once, at import of app.py)."""
+    cache.init_app(server, cache_config(redis_url))
+
+
+def valid_session(session_id: Any) -> bool:
+    """True for a session id as the page makes them (32 lowercase hex digits)."""
+    return isinstance(session_id, str) and bool(_SESSION_RE.match(session_id))
+
+
+def _key(kind: str, session_id: str) -> str:
+    if not valid_session(session_id):
+        raise ValueError(f"session id must be 32 hex digits (got {session_id!r})")
+    return f"{kind}:{session_id}"
+
+
+def new_version() -> int:
+    """A version number later than any made before (milliseconds since the epoch)."""
+    return time.time_ns() // 1_000_000
+
+
+# -- snapshots ------------------------------------------------------------------
+def get_snapshot(session_id: str) -> Optional[dict]:
+    """The latest snapshot of this tab's model (``model.snapshot()`` plus
+    ``version``, ``status``, ``dataset``), or None when there is none."""
+    if not valid_session(session_id):
+        return None
+    return cache.get(_key("snapshot", session_id))
+
+
+def put_snapshot(session_id: str, snapshot: dict) -> int:
+    """Store a snapshot for this tab; returns its version (set when missing)."""
+    snapshot.setdefault("version", new_version())
+    cache.set(_key("snapshot", session_id), snapshot)
+    return snapshot["version"]
+
+
+def clear(session_id: str) -> None:
+    """Forget this tab's model and snapshot (Reset)."""
+    cache.delete_many(_key("snapshot", session_id), _key("model", session_id), _key("stop", session_id))
+
+
+# -- the Stop flag ------------------------------------------------------------------
+def request_stop(session_id: str) -> None:
+    cache.set(_key("stop", session_id), True, timeout=600)
+
+
+def stop_requested(session_id: str) -> bool:
+    return bool(cache.get(_key("stop", session_id)))
+
+
+def clear_stop(session_id: str) -> None:
+    cache.delete(_key("stop", session_id))
+
+
+# -- the current model --------------------------------------------------------------
+def put_model(session_id: str, model_bytes: bytes, dataset_key: Optional[str], history: dict,
+              filename: str = "backprop-studio-model.npz") -> None:
+    """Keep this tab's model file, the data set it was trained on (None: any data
+    set of matching size, e.g. after loading a file) and its loss history."""
+    cache.set(_key("model", session_id), {"bytes": model_bytes, "dataset_key": dataset_key,
+                                          "history": history, "filename": filename})
+
+
+def get_model(session_id: str) -> Optional[dict]:
+    """``{"bytes", "dataset_key", "history", "filename"}`` or None."""
+    if not valid_session(session_id):
+        return None
+    return cache.get(_key("model", session_id))
+
+
+# -- the user's CSV -----------------------------------------------------------------
+def put_csv(session_id: str, data: bytes, filename: str) -> None:
+    cache.set(_key("csv", session_id), {"bytes": data, "filename": filename})
+
+
+def get_csv(session_id: str) -> Optional[dict]:
+    if not valid_session(session_id):
+        return None
+    return cache.get(_key("csv", session_id))

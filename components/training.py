@@ -1,0 +1,394 @@
+"""Train, Stop, Reset, the progress bars, and saving and loading model files.
+
+Training is a Dash background callback (a subprocess with the embedded
+DiskcacheManager, a Celery task with REDIS_URL). Inside it the engine's ``fit``
+runs with one callback that, after every batch,
+
+* records the batch loss for the chart,
+* looks at the Stop flag in the run cache (at most every ``STOP_CHECK_S``) and
+  sets ``model.stop_training`` when it is up, and
+* every ``PUBLISH_S`` writes a fresh snapshot to the run cache and sends the
+  live state (history, progress) and ``{"session", "version"}`` to the page
+  through the callback's ``progress`` outputs.
+
+When the run ends the model file goes to the run cache, so the next Train
+continues it (same architecture and data) and Save downloads it.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import math
+import time
+import traceback
+from typing import Any, Optional
+
+import dash
+import numpy as np
+from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from engine import FFNN, ModelFileError, datasets
+
+from . import controls, ids, loss_chart, runs
+
+log = logging.getLogger(__name__)
+
+# -- ids ------------------------------------------------------------------------------
+LIVE = "train-live"              # dcc.Store: the run's live state (see loss_chart for its history part)
+TRAIN = "train-button"
+STOP = "stop-button"
+RESET = "reset-button"
+RUN_FIELDSET = "train-fieldset"  # disabled while a run is on: Train, Reset, Save, Load
+STATUS = "train-status"
+STOP_NOTE = "train-stop-note"
+EPOCH_BAR = "train-epoch-bar"
+EPOCH_TEXT = "train-epoch-text"
+BATCH_BAR = "train-batch-bar"
+BATCH_TEXT = "train-batch-text"
+SAVE = "model-save"
+DOWNLOAD = "model-download"
+LOAD = "model-load"
+MODEL_MESSAGE = "model-message"
+
+PUBLISH_S = 0.4      # snapshot + progress at most this often
+STOP_CHECK_S = 0.05  # how often the job looks at the Stop flag
+POLL_MS = 300        # how often the page asks for progress
+
+
+# -- data ----------------------------------------------------------------------------------
+def load_data(config: dict, session_id: str) -> tuple[datasets.Dataset, dict]:
+    """The data set a config names (CSV bytes come from the run cache) and its facts."""
+    spec = config["dataset"]
+    if spec["name"] == controls.CSV_OPTION:
+        stored = runs.get_csv(session_id)
+        if stored is None:
+            raise ValueError("The uploaded CSV is no longer on the server; upload it again.")
+        ds = datasets.load_csv(stored["bytes"], spec["label"], name=stored["filename"])
+    else:
+        ds = datasets.load(spec["name"], **spec.get("params", {}))
+    facts = {"task": ds.task, "n_features": ds.n_features, "n_classes": ds.n_classes,
+             "n_targets": 1 if ds.task == "classification" else int(ds.y.shape[1]),
+             "class_names": list(ds.class_names), "feature_names": list(ds.feature_names)}
+    return ds, facts
+
+
+def prepare_targets(y: np.ndarray, facts: dict, loss: str, n_outputs: int) -> np.ndarray:
+    """Targets in the form the loss wants: class indices (cce), a 0/1 column (bce
+    with one output), one-hot rows (bce, mse on classes) or the values (regression)."""
+    if facts["task"] != "classification":
+        return y.astype(np.float32)
+    if loss == "cce":
+        return y
+    if n_outputs == 1:
+        return y.reshape(-1, 1).astype(np.float32)
+    return datasets.one_hot(y, facts["n_classes"])
+
+
+def prepare_arrays(ds: datasets.Dataset, facts: dict, config: dict, n_outputs: int) -> tuple:
+    """Standardised (X_train, Y_train, validation_data or None)."""
+    split = datasets.train_val_test_split(ds, val_fraction=config["val_fraction"], test_fraction=0.0, seed=0)
+    scaler = datasets.Standardizer().fit(split.X_train)
+    loss = config["model"]["loss"]
+    X_train = scaler.transform(split.X_train)
+    Y_train = prepare_targets(split.y_train, facts, loss, n_outputs)
+    val = None
+    if len(split.X_val):
+        val = (scaler.transform(split.X_val), prepare_targets(split.y_val, facts, loss, n_outputs))
+    return X_train, Y_train, val
+
+
+def _plain(value: Any) -> Any:
+    """Numbers as floats, containers recursively: for comparing configs read back from files."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def same_architecture(model_config: dict, kwargs: dict) -> bool:
+    """True when a model built from ``kwargs`` would be the model described by ``model_config``."""
+    return all(_plain(model_config.get(k)) == _plain(v) for k, v in kwargs.items())
+
+
+def dataset_summary(name: str, facts: dict) -> dict:
+    """The ``dataset`` entry of a snapshot: what the graph needs to label inputs and outputs."""
+    return {"name": name, "task": facts.get("task"), "class_names": facts.get("class_names", []),
+            "feature_names": facts.get("feature_names", [])}
+
+
+def empty_history(classifier: bool) -> dict:
+    history: dict[str, Any] = {"train_loss": [], "val_loss": [], "first_epoch": 1}
+    if classifier:
+        history.update(train_accuracy=[], val_accuracy=[])
+    return history
+
+
+def _join_history(before: dict, run: dict) -> dict:
+    out = dict(before)
+    for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
+        if key in run:
+            out[key] = list(before.get(key, [])) + list(run[key])
+    return out
+
+
+# -- the training job ------------------------------------------------------------------------
+def _live(state: str, message: str, **extra: Any) -> dict:
+    return {"state": state, "message": message, **extra}
+
+
+def run_training(set_progress, session_id: str, config: dict) -> tuple[dict, dict]:
+    """Train this tab's model as ``config`` says. Returns (live, snapshot version)."""
+    runs.clear_stop(session_id)
+    try:
+        ds, facts = load_data(config, session_id)
+    except datasets.DatasetUnavailableError as exc:
+        return _live("error", str(exc)), no_update
+    n_inputs, n_outputs = facts["n_features"], controls.output_size(facts, config["model"]["loss"])
+    kwargs = controls.ffnn_kwargs(config, n_inputs, n_outputs)
+    key = controls.dataset_key(config["dataset"])
+
+    stored = runs.get_model(session_id)
+    model, history, note = None, None, "New model"
+    if stored is not None and stored["dataset_key"] in (None, key):
+        previous = FFNN.load(io.BytesIO(stored["bytes"]))
+        if same_architecture(previous.config, kwargs):
+            model, history = previous, stored["history"] or empty_history(previous.is_classifier)
+            history.setdefault("first_epoch", previous.epochs_trained + 1)
+            note = f"Continuing from epoch {previous.epochs_trained}"
+    if model is None:
+        model = FFNN(**kwargs)
+        history = empty_history(model.is_classifier)
+    X_train, Y_train, val = prepare_arrays(ds, facts, config, n_outputs)
+    summary = dataset_summary(ds.name, facts)
+    training = config["training"]
+    epochs, batch_size = int(training["epochs"]), int(training["batch_size"])
+    n_batches = math.ceil(len(X_train) / batch_size)
+    offset = model.epochs_trained
+    trace = loss_chart.BatchTrace()
+    clock = {"start": time.perf_counter(), "published": 0.0, "stop_checked": 0.0, "samples": 0}
+    stop = {"requested": False}
+
+    def publish(state: str, message: str, run_history: dict, epoch: int, batch: int) -> dict:
+        snapshot = model.snapshot()
+        snapshot.update(version=runs.new_version(), status=state, dataset=summary)
+        version = runs.put_snapshot(session_id, snapshot)
+        elapsed = time.perf_counter() - clock["start"]
+        live = _live(state, message, history=_join_history(history, run_history),
+                     batch_trace=trace.to_dict(), epoch=epoch, epochs=epochs, batch=batch, batches=n_batches,
+                     epochs_trained=model.epochs_trained, elapsed=elapsed,
+                     samples_per_s=clock["samples"] / elapsed if elapsed > 0 else 0.0)
+        return live, {"session": session_id, "version": version}
+
+    def on_event(m, logs):
+        now = time.perf_counter()
+        if logs["event"] == "batch":
+            clock["samples"] += batch_size
+            trace.add(offset + logs["epoch"] - 1 + logs["batch"] / logs["batches"], logs["loss"])
+        if now - clock["stop_checked"] >= STOP_CHECK_S:
+            clock["stop_checked"] = now
+            if runs.stop_requested(session_id):
+                stop["requested"] = m.stop_training = True
+        if now - clock["published"] >= PUBLISH_S:
+            clock["published"] = now
+            set_progress(publish("running", f"{note}: training", logs["history"], logs["epoch"], logs["batch"]))
+
+    set_progress(publish("running", f"{note}: starting", {}, 0, 0))
+    run_history = model.fit(X_train, Y_train, batch_size=batch_size, learning_rate=training["learning_rate"],
+                            epochs=epochs, verbose=0, validation_data=val, shuffle=True, seed=None,
+                            callbacks=[on_event])
+    reason = run_history.get("stop_reason")
+    elapsed = time.perf_counter() - clock["start"]
+    if stop["requested"]:
+        state, message = "stopped", f"Stopped by you. {reason} The model keeps what it learned."
+    elif reason:
+        state, message = "diverged", reason
+    else:
+        state, message = "done", f"Trained {epochs} epoch{'s' if epochs != 1 else ''} in {elapsed:.1f} s."
+    full = _join_history(history, run_history)
+    buffer = io.BytesIO()
+    model.save(buffer)
+    runs.put_model(session_id, buffer.getvalue(), key, full,
+                   filename=f"backprop-studio-{ds.name}-e{model.epochs_trained}.npz")
+    live, version = publish(state, message, run_history, len(run_history["train_loss"]), n_batches)
+    runs.clear_stop(session_id)
+    return live, version
+
+
+# -- layout -------------------------------------------------------------------------------------
+def _bar(bar_id: str, text_id: str, label: str) -> html.Div:
+    return html.Div([
+        html.Div([html.Span(label, className="bar-label"), html.Span(id=text_id, className="bar-text")],
+                 className="bar-head"),
+        html.Div(html.Div(id=bar_id, className="bar-fill", style={"width": "0%"}), className="bar-track"),
+    ], className="bar")
+
+
+def layout() -> html.Div:
+    """Buttons, progress, status, the charts, and the model file controls."""
+    return html.Div([
+        dcc.Store(id=LIVE),
+        dcc.Download(id=DOWNLOAD),
+        html.Div([
+            html.Fieldset([
+                html.Button("Train", id=TRAIN, className="btn btn-primary", n_clicks=0, disabled=True),
+                html.Button("Reset", id=RESET, className="btn btn-ghost", n_clicks=0,
+                            title="Forget the trained model; the next Train starts afresh"),
+                html.Span(className="toolbar-gap"),
+                html.Button("Save model", id=SAVE, className="btn btn-ghost", n_clicks=0),
+                dcc.Upload(id=LOAD, children=html.Span("Load model"), className="btn btn-ghost upload-button",
+                           accept=".npz", max_size=200_000_000),
+            ], id=RUN_FIELDSET, className="toolbar-fieldset"),
+            html.Button("Stop", id=STOP, className="btn btn-danger", n_clicks=0, disabled=True),
+        ], className="toolbar"),
+        html.Div([_bar(EPOCH_BAR, EPOCH_TEXT, "Epoch"), _bar(BATCH_BAR, BATCH_TEXT, "Batch")], className="bars"),
+        html.Div([html.Div(id=STATUS, className="status", role="status"),
+                  html.Div(id=STOP_NOTE, className="status-note")], className="status-row"),
+        html.Div(id=MODEL_MESSAGE, className="model-message", role="status"),
+        loss_chart.layout(),
+    ], className="card training-card")
+
+
+# -- callbacks ------------------------------------------------------------------------------------
+dash.clientside_callback(
+    "function(config) { return !config; }",
+    Output(TRAIN, "disabled"), Input(controls.CONFIG, "data"),
+)
+
+
+@dash.callback(
+    Output(LIVE, "data"), Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
+    Input(TRAIN, "n_clicks"), State(ids.SESSION, "data"), State(controls.CONFIG, "data"),
+    background=True,
+    progress=[Output(LIVE, "data"), Output(ids.SNAPSHOT_VERSION, "data")],
+    running=[(Output(RUN_FIELDSET, "disabled"), True, False), (Output(STOP, "disabled"), False, True),
+             (Output(TRAIN, "children"), "Training…", "Train")],
+    interval=POLL_MS,
+    prevent_initial_call=True,
+)
+def train(set_progress, n_clicks, session_id, config):
+    """The Train button: run the engine in the background, reporting as it goes."""
+    if not n_clicks:
+        raise PreventUpdate
+    if not runs.valid_session(session_id):
+        return _live("error", "The page has no session yet; reload it."), no_update
+    if not config:
+        return _live("error", "Fix the fields marked in red first."), no_update
+    try:
+        return run_training(set_progress, session_id, config)
+    except (ValueError, ModelFileError) as exc:
+        return _live("error", str(exc)), no_update
+    except Exception as exc:  # the page shows a message, the log keeps the traceback
+        log.error("training failed:\n%s", traceback.format_exc())
+        return _live("error", f"Training failed: {type(exc).__name__}: {exc}"), no_update
+
+
+@dash.callback(Output(STOP_NOTE, "children"), Input(STOP, "n_clicks"), State(ids.SESSION, "data"),
+               prevent_initial_call=True)
+def stop(n_clicks, session_id):
+    """Raise the Stop flag; the job sees it within STOP_CHECK_S and halts after that batch."""
+    if not n_clicks or not runs.valid_session(session_id):
+        raise PreventUpdate
+    runs.request_stop(session_id)
+    return "Stopping…"
+
+
+@dash.callback(Output(LIVE, "data", allow_duplicate=True), Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
+               Input(RESET, "n_clicks"), State(ids.SESSION, "data"), prevent_initial_call=True)
+def reset(n_clicks, session_id):
+    """Forget this tab's model: the next Train builds a new one."""
+    if not n_clicks or not runs.valid_session(session_id):
+        raise PreventUpdate
+    runs.clear(session_id)
+    return (_live("idle", "Reset. The next Train starts a new model."),
+            {"session": session_id, "version": runs.new_version()})
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{100 * min(max(part / whole, 0), 1):.1f}%" if whole else "0%"
+
+
+@dash.callback(
+    Output(STATUS, "children"), Output(STATUS, "className"),
+    Output(EPOCH_BAR, "style"), Output(EPOCH_TEXT, "children"),
+    Output(BATCH_BAR, "style"), Output(BATCH_TEXT, "children"),
+    Output(STOP_NOTE, "children", allow_duplicate=True),
+    Input(LIVE, "data"), prevent_initial_call=True,
+)
+def show_progress(live):
+    """Progress bars and the status line from the live state."""
+    if not live:
+        raise PreventUpdate
+    state = live.get("state", "idle")
+    epoch, epochs = live.get("epoch", 0), live.get("epochs", 0)
+    batch, batches = live.get("batch", 0), live.get("batches", 0)
+    done_epochs = epoch if state != "running" or batch == batches else max(epoch - 1, 0)
+    message = live.get("message", "")
+    if state == "running" and epochs:
+        speed = live.get("samples_per_s", 0)
+        message = f"{message} · epoch {epoch} of {epochs} · {speed:,.0f} samples/s"
+    epoch_text = f"{epoch} / {epochs}" if epochs else ""
+    batch_text = f"{batch} / {batches}" if batches else ""
+    overall = (done_epochs + (batch / batches if batches and state == "running" and batch != batches else 0))
+    note = "" if state != "running" else no_update
+    return (message, f"status status-{state}", {"width": _pct(overall, epochs)}, epoch_text,
+            {"width": _pct(batch, batches)}, batch_text, note)
+
+
+@dash.callback(
+    Output(DOWNLOAD, "data"), Output(MODEL_MESSAGE, "children"), Output(LOAD, "contents"),
+    Output(LIVE, "data", allow_duplicate=True), Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
+    Output(controls.ADOPT, "data"),
+    Input(SAVE, "n_clicks"), Input(LOAD, "contents"),
+    State(LOAD, "filename"), State(ids.SESSION, "data"), State(controls.CONFIG, "data"),
+    prevent_initial_call=True,
+)
+def model_file(save_clicks, contents, filename, session_id, config):
+    """Save: download this tab's model file. Load: inspect an uploaded one and adopt its architecture."""
+    nothing = [no_update] * 6
+    if not runs.valid_session(session_id):
+        raise PreventUpdate
+    if dash.ctx.triggered_id == SAVE:
+        stored = runs.get_model(session_id)
+        if stored is None:
+            return [no_update, "Train or load a model first, then save it.", *nothing[2:]]
+        return [dcc.send_bytes(stored["bytes"], stored["filename"]), f"Saved {stored['filename']}.", *nothing[2:]]
+    if not contents:
+        raise PreventUpdate
+    try:
+        data = base64.b64decode(contents.split(",", 1)[1])
+        model = FFNN.load(io.BytesIO(data))
+    except ModelFileError as exc:
+        return [no_update, f"Could not load {filename}: {exc}", None, *nothing[3:]]
+    except (ValueError, IndexError, AttributeError) as exc:
+        return [no_update, f"Could not load {filename}: it is not a Backprop Studio model file ({exc}).", None,
+                *nothing[3:]]
+    history = empty_history(model.is_classifier)
+    history["first_epoch"] = model.epochs_trained + 1
+    runs.put_model(session_id, data, None, history, filename=filename or "model.npz")
+    facts = {}
+    if config and [config["io"]["n_inputs"], config["io"]["n_outputs"]] == [model.layer_sizes[0],
+                                                                            model.layer_sizes[-1]]:
+        try:
+            facts = controls.dataset_facts(config["dataset"])
+        except Exception:  # a CSV's facts need its upload; labels are optional
+            facts = {}
+    snapshot = model.snapshot()
+    snapshot.update(version=runs.new_version(), status="loaded",
+                    dataset=dataset_summary(config["dataset"]["name"] if facts else "", facts))
+    version = runs.put_snapshot(session_id, snapshot)
+    sizes = " → ".join(map(str, model.layer_sizes))
+    message = f"Loaded {filename}: {sizes}, {model.epochs_trained} epochs trained. Train continues it."
+    if not facts:
+        message += (f" It takes {model.layer_sizes[0]} inputs and gives {model.layer_sizes[-1]} outputs: "
+                    "choose a data set of that size to continue training it.")
+    live = _live("loaded", message, history=history, epochs_trained=model.epochs_trained)
+    adopt = {"form": controls.form_from_model_config(model.config), "version": version}
+    return [no_update, message, None, live, {"session": session_id, "version": version}, adopt]
+
+
+loss_chart.register(LIVE)
