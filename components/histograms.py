@@ -1,0 +1,96 @@
+"""The distributions panel: per-layer histograms of the weights and of their
+gradients from the latest batch, for the layers chosen in a multi-select.
+
+Bins are computed on the server (``engine.figures.histogram_data``) from the
+cached snapshot; a change of selection only rebuilds the two figures.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Optional
+
+import dash
+from dash import Input, Output, dcc, html
+
+from components import ids
+from engine import figures
+
+LAYER_SELECT = "hist-layer-select"
+WEIGHTS_GRAPH = "hist-weights-graph"
+GRADS_GRAPH = "hist-grads-graph"
+
+BINS = 50
+GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+
+
+def load_snapshot(version: Optional[dict]) -> Optional[dict]:
+    """The engine snapshot for a ``SNAPSHOT_VERSION`` value, or None."""
+    if not version or not version.get("session"):
+        return None
+    runs = importlib.import_module("components.runs")
+    return runs.get_snapshot(version["session"])
+
+
+def layout() -> html.Section:
+    return html.Section(className="hist-panel", children=[
+        html.Div(className="hist-header", children=[
+            html.H3("Weights and gradients", className="hist-title"),
+            html.Span("per layer, weight matrices only (biases excluded); gradients of the latest batch",
+                      className="graph-hint"),
+        ]),
+        html.Div(className="hist-controls", children=[
+            html.Label(["Layers", dcc.Dropdown(id=LAYER_SELECT, options=[], value=None, multi=True,
+                                               placeholder="all layers with weights",
+                                               className="hist-layer-select")]),
+        ]),
+        html.Div(className="hist-graphs", children=[
+            dcc.Graph(id=WEIGHTS_GRAPH, figure=_empty_figure("params"), config=GRAPH_CONFIG),
+            dcc.Graph(id=GRADS_GRAPH, figure=_empty_figure("grads"), config=GRAPH_CONFIG),
+        ]),
+    ])
+
+
+def _empty_figure(kind: str, text: str = "No model yet: build a network and start training."):
+    """A blank figure with a message (plotly imported lazily, as in engine.figures)."""
+    import plotly.graph_objects as go
+    fig = go.Figure()
+    title = "Weight distribution" if kind == "params" else "Gradient distribution (latest batch)"
+    fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 15}}, template="plotly_white",
+                      height=340, margin={"l": 40, "r": 20, "t": 60, "b": 40},
+                      xaxis={"visible": False}, yaxis={"visible": False},
+                      annotations=[{"text": text, "showarrow": False, "xref": "paper", "yref": "paper",
+                                    "x": 0.5, "y": 0.5, "font": {"color": "#64748b", "size": 13}}])
+    return fig
+
+
+def _options(snapshot: dict) -> list[dict]:
+    out = []
+    for k, layer in enumerate(snapshot["layers"]):
+        has_weights = figures.kernel_name(layer.get("params", {})) is not None
+        label = figures.layer_label(snapshot, k) + ("" if has_weights else " - no weights")
+        out.append({"label": label, "value": k, "disabled": not has_weights})
+    return out
+
+
+def refresh_histograms(version: Optional[dict], layers: Optional[list]):
+    """Weight figure, gradient figure and layer options for the latest snapshot."""
+    snapshot = load_snapshot(version)
+    if snapshot is None:
+        return _empty_figure("params"), _empty_figure("grads"), []
+    options = _options(snapshot)
+    if layers is None:
+        chosen = [o["value"] for o in options if not o["disabled"]]
+    else:
+        chosen = [int(i) for i in layers if 0 <= int(i) < len(options)]
+    if not chosen:
+        text = "Choose one or more layers above."
+        return _empty_figure("params", text), _empty_figure("grads", text), options
+    weights = figures.distribution_figure(snapshot, chosen, "params", bins=BINS)
+    grads = figures.distribution_figure(snapshot, chosen, "grads", bins=BINS)
+    return weights, grads, options
+
+
+dash.callback(
+    Output(WEIGHTS_GRAPH, "figure"), Output(GRADS_GRAPH, "figure"), Output(LAYER_SELECT, "options"),
+    Input(ids.SNAPSHOT_VERSION, "data"), Input(LAYER_SELECT, "value"),
+)(refresh_histograms)

@@ -1,0 +1,312 @@
+"""The network panel: a Cytoscape graph of the live model, what it shows, the
+choice of neurons per layer and a neuron detail panel.
+
+Conventions (for other panels and for browser tests):
+
+* The graph is the ``dash_cytoscape.Cytoscape`` with id ``GRAPH``; its element
+  ids follow ``engine.figures`` (edge ``w{p}-{i}-{j}``: ``W[i, j]`` of layer p,
+  bias edge ``b{p}-{j}``, neuron ``n{p}-{i}``; p = 0 is the input column).
+* Clicking an edge toggles its label ("w = ...\\ndL/dw = ..." of the latest batch)
+  in the browser, with no server round trip: the ids of the labelled edges are
+  kept in the store ``LABELLED_EDGES`` and shown through one stylesheet rule.
+  The labels follow each refresh; an edge that disappears loses its label.
+* ``EDGE_LABEL_READOUT`` (a hidden ``html.Pre``) holds, as JSON, the last edge
+  toggled: ``{"id", "shown", "label", "w", "dw", "labelled": [ids]}``.
+* ``assets/graph.js`` defines ``window.backpropGraph.edgePoint(edgeId)``: page
+  coordinates where a mouse click hits that edge (for tests).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from typing import Any, Optional
+
+import dash
+import dash_cytoscape as cyto
+from dash import Input, Output, State, dcc, html
+
+from components import ids
+from engine import figures
+
+GRAPH = "network-graph"
+SUMMARY = "network-graph-summary"
+LAYER_SELECT = "network-graph-layer"
+NEURON_INDICES = "network-graph-neuron-indices"
+SHOW_INDICES = "network-graph-show-indices"
+STRONGEST_K = "network-graph-strongest-k"
+SHOW_STRONGEST = "network-graph-show-strongest"
+RESET_NEURONS = "network-graph-reset-neurons"
+EDGES_PER_PAIR = "network-graph-edges-per-pair"
+CHOICE_MESSAGE = "network-graph-choice-message"
+NEURON_CHOICE = "network-graph-neuron-choice"
+LABELLED_EDGES = "network-graph-labelled-edges"
+EDGE_LABEL_READOUT = "edge-label-readout"
+NEURON_PANEL = "network-graph-neuron-panel"
+
+EDGE_LABEL_FIELD = "label"
+GRAPH_HEIGHT = 520
+TOP_INCOMING = 10
+NO_MODEL = "No model yet: build a network and start training to see it here."
+
+
+def load_snapshot(version: Optional[dict]) -> Optional[dict]:
+    """The engine snapshot for a ``SNAPSHOT_VERSION`` value, or None."""
+    if not version or not version.get("session"):
+        return None
+    runs = importlib.import_module("components.runs")
+    return runs.get_snapshot(version["session"])
+
+
+# -- layout ----------------------------------------------------------------------
+def layout() -> html.Div:
+    return html.Section(className="graph-panel", children=[
+        html.Div(className="graph-header", children=[
+            html.H3("Network", className="graph-title"),
+            html.Div(className="graph-legend", children=[
+                html.Span(className="graph-swatch graph-swatch-pos"), "positive w",
+                html.Span(className="graph-swatch graph-swatch-neg"), "negative w",
+                html.Span(className="graph-swatch graph-swatch-bias"), "bias",
+                html.Span("width ∝ |w| within each layer pair · click an edge for w and dL/dw, "
+                          "a neuron for its details", className="graph-hint"),
+            ]),
+        ]),
+        html.Div(className="graph-body", children=[
+            cyto.Cytoscape(
+                id=GRAPH, className="graph-canvas", elements=[], stylesheet=figures.graph_stylesheet(),
+                layout={"name": "preset", "fit": True, "padding": 24}, autoRefreshLayout=False,
+                minZoom=0.1, maxZoom=4, boxSelectionEnabled=False, responsive=True,
+                style={"width": "100%", "height": f"{GRAPH_HEIGHT}px"},
+            ),
+            html.Aside(id=NEURON_PANEL, className="graph-neuron-panel",
+                       children=html.P("Click a neuron to see its bias, gradient and incoming weights.",
+                                       className="graph-muted")),
+        ]),
+        html.Ul(id=SUMMARY, className="graph-summary", children=[html.Li(NO_MODEL)]),
+        html.Div(className="graph-controls", children=[
+            html.Label(["Layer", dcc.Dropdown(id=LAYER_SELECT, options=[], value=None, clearable=False,
+                                              placeholder="layer", className="graph-layer-select")]),
+            html.Label(["Neurons", dcc.Input(id=NEURON_INDICES, type="text", placeholder="e.g. 0-9, 42",
+                                             debounce=True, className="graph-input")]),
+            html.Button("Show these", id=SHOW_INDICES, n_clicks=0, className="graph-button"),
+            html.Label(["Strongest", dcc.Input(id=STRONGEST_K, type="number", min=1,
+                                               max=figures.MAX_NEURONS_PER_LAYER, step=1,
+                                               value=figures.DEFAULT_NEURONS_PER_LAYER,
+                                               className="graph-input graph-input-number")]),
+            html.Button("Show strongest", id=SHOW_STRONGEST, n_clicks=0, className="graph-button"),
+            html.Button("Reset all layers", id=RESET_NEURONS, n_clicks=0,
+                        className="graph-button graph-button-quiet"),
+            html.Label(["Edges per layer pair", dcc.Input(id=EDGES_PER_PAIR, type="number", min=0, max=5000,
+                                                          step=1, value=figures.DEFAULT_EDGES_PER_PAIR,
+                                                          debounce=True,
+                                                          className="graph-input graph-input-number")]),
+            html.Span(id=CHOICE_MESSAGE, className="graph-message"),
+        ]),
+        dcc.Store(id=NEURON_CHOICE, data={}),
+        dcc.Store(id=LABELLED_EDGES, data=[]),
+        html.Pre(id=EDGE_LABEL_READOUT, className="graph-readout", children="{}"),
+    ])
+
+
+# -- server callbacks ------------------------------------------------------------------
+def _layer_options(snapshot: dict) -> list[dict]:
+    opts = [{"label": f"Input ({snapshot['input_shape'][0]:,})", "value": 0}]
+    for k, layer in enumerate(snapshot["layers"]):
+        opts.append({"label": f"{figures.layer_label(snapshot, k)}", "value": k + 1})
+    return opts
+
+
+def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pair: Any):
+    """Elements, summary, layer options and layout for the latest snapshot."""
+    snapshot = load_snapshot(version)
+    if snapshot is None:
+        return [], [html.Li(NO_MODEL)], [], dash.no_update
+    edges = int(edges_per_pair) if isinstance(edges_per_pair, (int, float)) and edges_per_pair >= 0 \
+        else figures.DEFAULT_EDGES_PER_PAIR
+    neurons = _valid_choice(snapshot, choice)
+    try:
+        view = figures.graph_view(snapshot, max_edges_per_pair=edges, neurons=neurons)
+    except ValueError as exc:
+        return [], [html.Li(str(exc))], _layer_options(snapshot), dash.no_update
+    # The layout re-runs (and re-fits) only when the set of shown neurons changes.
+    key = json.dumps(view["shown"], sort_keys=True)
+    graph_layout = {"name": "preset", "fit": True, "padding": 24, "shown": key}
+    return view["elements"], [html.Li(s) for s in view["summary"]], _layer_options(snapshot), graph_layout
+
+
+def _valid_choice(snapshot: dict, choice: Optional[dict]) -> dict[int, Any]:
+    """The stored choice, minus layers or indices the current model no longer has."""
+    sizes = [snapshot["input_shape"][0]] + [layer["output_shape"][-1] for layer in snapshot["layers"]]
+    out = {}
+    for key, value in (choice or {}).items():
+        p = int(key)
+        if not 0 <= p < len(sizes):
+            continue
+        if isinstance(value, list):
+            value = [i for i in value if 0 <= i < sizes[p]]
+            if not value:
+                continue
+        out[p] = value
+    return out
+
+
+_RANGE = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+))?\s*$")
+
+
+def parse_indices(text: str, size: int) -> list[int]:
+    """``"0-9, 42"`` -> ``[0, ..., 9, 42]``; ValueError with a readable message."""
+    out: set[int] = set()
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        m = _RANGE.match(part)
+        if not m:
+            raise ValueError(f"“{part.strip()}” is not an index or a range like 0-9")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if lo > hi:
+            lo, hi = hi, lo
+        if hi >= size:
+            raise ValueError(f"this layer has neurons 0 to {size - 1}; {hi} is out of range")
+        if hi - lo >= figures.MAX_NEURONS_PER_LAYER:
+            raise ValueError(f"at most {figures.MAX_NEURONS_PER_LAYER} neurons per layer")
+        out.update(range(lo, hi + 1))
+    if not out:
+        raise ValueError("type neuron indices, e.g. 0-9, 42")
+    if len(out) > figures.MAX_NEURONS_PER_LAYER:
+        raise ValueError(f"at most {figures.MAX_NEURONS_PER_LAYER} neurons per layer")
+    return sorted(out)
+
+
+def update_choice(_indices_clicks, _strongest_clicks, _reset_clicks, _submit, layer, text, k,
+                  choice, version):
+    """Which neurons each layer shows: ``{position: [indices] or k}``."""
+    trigger = dash.ctx.triggered_id
+    choice = dict(choice or {})
+    if trigger == RESET_NEURONS:
+        return {}, ""
+    if layer is None:
+        return dash.no_update, "Choose a layer first."
+    snapshot = load_snapshot(version)
+    if snapshot is None:
+        return dash.no_update, "No model yet."
+    sizes = [snapshot["input_shape"][0]] + [l["output_shape"][-1] for l in snapshot["layers"]]
+    if not 0 <= layer < len(sizes):
+        return dash.no_update, "That layer no longer exists."
+    if trigger == SHOW_STRONGEST:
+        if not isinstance(k, (int, float)) or k < 1 or k != int(k):
+            return dash.no_update, f"Strongest: a whole number from 1 to {figures.MAX_NEURONS_PER_LAYER}."
+        choice[str(layer)] = min(int(k), figures.MAX_NEURONS_PER_LAYER)
+        return choice, ""
+    try:
+        choice[str(layer)] = parse_indices(text, sizes[layer])
+    except ValueError as exc:
+        return dash.no_update, str(exc)
+    return choice, ""
+
+
+def _fmt(x: Optional[float]) -> str:
+    return "–" if x is None else f"{x:.4g}"
+
+
+def neuron_panel(tap: Optional[dict], version: Optional[dict]):
+    """The detail panel of the last clicked neuron, refreshed with every snapshot."""
+    if not tap or "layer_position" not in tap:
+        return dash.no_update
+    if tap.get("kind") == "bias":
+        return html.P(f"The bias node feeds Layer {tap['layer_position']}: a constant 1 whose weights are "
+                      "the biases. Click a neuron to see its own.", className="graph-muted")
+    snapshot = load_snapshot(version)
+    if snapshot is None:
+        return html.P(NO_MODEL, className="graph-muted")
+    try:
+        d = figures.neuron_details(snapshot, int(tap["layer_position"]), int(tap["index"]))
+    except ValueError:
+        return html.P("That neuron is no longer in the model.", className="graph-muted")
+    p = d["layer_position"]
+    name = "Input" if p == 0 else d["title"]
+    rows = [("neuron", f"{d['index']}")]
+    if p > 0:
+        rows += [("activation", d["activation"] or "–"), ("bias b", _fmt(d["bias"])),
+                 ("dL/db", _fmt(d["bias_grad"]))]
+        if "gain" in d:
+            rows += [("RMSNorm gain", _fmt(d["gain"])), ("dL/dgain", _fmt(d.get("gain_grad")))]
+    children = [html.H4(name, className="graph-panel-title"),
+                html.Table(className="graph-kv", children=[html.Tr([html.Th(k), html.Td(v)]) for k, v in rows])]
+    if d["incoming_w"] is not None:
+        w, dw = d["incoming_w"], d["incoming_dw"] or [None] * len(d["incoming_w"])
+        order = sorted(range(len(w)), key=lambda i: -abs(w[i]))[:TOP_INCOMING]
+        children += [
+            html.H5(f"Incoming weights ({len(w):,})" if len(order) == len(w) else
+                    f"Incoming weights: strongest {len(order)} of {len(w):,}", className="graph-panel-sub"),
+            html.Table(className="graph-weights", children=[
+                html.Thead(html.Tr([html.Th("from"), html.Th("w"), html.Th("dL/dw")])),
+                html.Tbody([html.Tr([html.Td(str(i)), html.Td(_fmt(w[i]), className=_sign_class(w[i])),
+                                     html.Td(_fmt(dw[i]))]) for i in order]),
+            ]),
+        ]
+    elif d["outgoing_w"] is not None:
+        w = d["outgoing_w"]
+        children.append(html.P(f"An input: no bias or activation. It feeds {len(w):,} neurons of Layer 1 "
+                               f"(largest |w| {max(abs(x) for x in w):.4g}).", className="graph-muted"))
+    return children
+
+
+def _sign_class(x: float) -> str:
+    return "graph-pos" if x > 0 else "graph-neg" if x < 0 else ""
+
+
+dash.callback(
+    Output(GRAPH, "elements"), Output(SUMMARY, "children"), Output(LAYER_SELECT, "options"),
+    Output(GRAPH, "layout"),
+    Input(ids.SNAPSHOT_VERSION, "data"), Input(NEURON_CHOICE, "data"), Input(EDGES_PER_PAIR, "value"),
+)(refresh_graph)
+
+dash.callback(
+    Output(NEURON_CHOICE, "data"), Output(CHOICE_MESSAGE, "children"),
+    Input(SHOW_INDICES, "n_clicks"), Input(SHOW_STRONGEST, "n_clicks"), Input(RESET_NEURONS, "n_clicks"),
+    Input(NEURON_INDICES, "n_submit"),
+    State(LAYER_SELECT, "value"), State(NEURON_INDICES, "value"), State(STRONGEST_K, "value"),
+    State(NEURON_CHOICE, "data"), State(ids.SNAPSHOT_VERSION, "data"),
+    prevent_initial_call=True,
+)(update_choice)
+
+dash.callback(
+    Output(NEURON_PANEL, "children"),
+    Input(GRAPH, "tapNodeData"), Input(ids.SNAPSHOT_VERSION, "data"),
+)(neuron_panel)
+
+# Toggle an edge's label on tap, and drop labels of edges gone after a refresh.
+# Runs in the browser: one stylesheet rule lists the labelled edges.
+dash.clientside_callback(
+    """
+    function(tap, elements, labelled) {
+        const BASE = %s;
+        const NU = window.dash_clientside.no_update;
+        const trig = (window.dash_clientside.callback_context.triggered || []).map(t => t.prop_id);
+        let ids = (labelled || []).slice();
+        let readout = NU;
+        if (trig.some(p => p.endsWith('.tapEdgeData')) && tap && tap.id) {
+            const at = ids.indexOf(tap.id);
+            if (at >= 0) { ids.splice(at, 1); } else { ids.push(tap.id); }
+            readout = JSON.stringify({id: tap.id, shown: at < 0, label: tap.%s, w: tap.w, dw: tap.dw,
+                                      labelled: ids});
+        } else {
+            const present = new Set((elements || []).map(e => e.data && e.data.id));
+            const kept = ids.filter(id => present.has(id));
+            if (kept.length === ids.length) { return [NU, NU, NU]; }
+            ids = kept;
+        }
+        let sheet = BASE;
+        if (ids.length) {
+            sheet = BASE.concat([{selector: ids.map(id => 'edge[id = "' + id + '"]').join(', '),
+                                  style: %s}]);
+        }
+        return [sheet, ids, readout];
+    }
+    """ % (json.dumps(figures.graph_stylesheet()), EDGE_LABEL_FIELD,
+           json.dumps(figures.label_rule(["x"])[0]["style"])),
+    Output(GRAPH, "stylesheet"), Output(LABELLED_EDGES, "data"), Output(EDGE_LABEL_READOUT, "children"),
+    Input(GRAPH, "tapEdgeData"), Input(GRAPH, "elements"), State(LABELLED_EDGES, "data"),
+    prevent_initial_call=True,
+)

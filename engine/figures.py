@@ -1,0 +1,538 @@
+"""Figure builders: a model snapshot in, a Plotly figure or Cytoscape elements out.
+
+Shared by scripts (``model.plot_weight_distribution``, ``model.graph_elements``)
+and the dashboard, so both draw the same pictures. Every function is pure: it
+reads the plain-data snapshot of ``Sequential.snapshot()`` and never the model.
+Plotly is imported inside the functions that need it.
+
+Numbering used everywhere here:
+
+* ``layer_index`` - position in ``snapshot["layers"]`` (0-based, as in the engine);
+  titles call it "Layer <layer_index + 1>".
+* ``layer_position`` - a column of the network graph: 0 is the input, ``p >= 1``
+  is the output of ``snapshot["layers"][p - 1]``, so column ``p`` is "Layer p".
+
+Graph element ids (the contract with the dashboard and its browser tests):
+
+* neuron ``n{p}-{i}``: neuron ``i`` of column ``p``;
+* bias node ``bias{p}``: the constant 1 feeding column ``p`` (drawn in column ``p - 1``);
+* weight edge ``w{p}-{i}-{j}``: from ``n{p-1}-{i}`` to ``n{p}-{j}``, i.e. ``W[i, j]`` of
+  ``snapshot["layers"][p - 1]``;
+* bias edge ``b{p}-{j}``: from ``bias{p}`` to ``n{p}-{j}``, i.e. ``b[j]``;
+* column title ``title{p}``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+KINDS = {"params": "weights", "grads": "gradients"}
+KIND_COLORS = {"params": "#2563eb", "grads": "#d97706"}
+
+# Graph layout (Cytoscape model coordinates).
+COLUMN_GAP = 260
+ROW_GAP = 34
+TITLE_GAP = 46
+POSITIVE_COLOR = "#2563eb"
+NEGATIVE_COLOR = "#ea580c"
+ZERO_COLOR = "#94a3b8"
+
+DEFAULT_NEURONS_PER_LAYER = 16
+DEFAULT_EDGES_PER_PAIR = 256
+DEFAULT_MAX_ELEMENTS = 5000
+MAX_NEURONS_PER_LAYER = 128
+
+NeuronChoice = Union[int, Sequence[int]]
+
+
+# -- names -------------------------------------------------------------------
+def _activation_label(name: Optional[str]) -> Optional[str]:
+    if not name:
+        return None
+    try:
+        from .activations import ACTIVATIONS
+        return ACTIVATIONS[name].label
+    except (ImportError, KeyError):
+        return str(name)
+
+
+def layer_label(snapshot: Mapping[str, Any], layer_index: int) -> str:
+    """``"Layer 1 (Dense 64, ReLU)"`` for ``snapshot["layers"][0]``."""
+    layer = snapshot["layers"][layer_index]
+    config = layer.get("config", {})
+    parts = [layer["type"]]
+    units = config.get("units")
+    if units is not None:
+        parts[0] += f" {units}"
+    act = _activation_label(config.get("activation"))
+    if act:
+        parts.append(act)
+    if config.get("rmsnorm"):
+        parts.append("RMSNorm")
+    return f"Layer {layer_index + 1} ({', '.join(parts)})"
+
+
+def kernel_name(arrays: Mapping[str, Any]) -> Optional[str]:
+    """The weight ("W"-like) array of a layer: the first parameter with 2+ axes.
+    Biases and gains (1-D) are not weights."""
+    for name, value in arrays.items():
+        if np.ndim(value) >= 2:
+            return name
+    return None
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+# -- histograms ----------------------------------------------------------------
+def histogram_data(snapshot: Mapping[str, Any], layer_indices: Optional[Sequence[int]], kind: str,
+                   bins: int = 50) -> list[dict]:
+    """Per-layer histogram of the weight matrices (``kind="params"``) or of their
+    gradients (``kind="grads"``), binned here with ``np.histogram``.
+
+    One dict per requested layer: ``layer``, ``title``, ``array`` (the parameter
+    name, e.g. ``"W"``), ``edges`` (bins + 1 floats), ``counts`` (bins ints) and
+    the stats ``count``, ``mean``, ``std``, ``min``, ``max``, ``zero_fraction``,
+    ``nonfinite`` (values left out of the bins). A layer with no weight matrix
+    gets ``edges = counts = None`` and a ``note``. Biases and gains are excluded.
+    ``layer_indices=None`` means every layer.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
+    if not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise ValueError(f"bins must be a positive integer (got {bins!r})")
+    layers = snapshot["layers"]
+    if layer_indices is None:
+        layer_indices = range(len(layers))
+    out = []
+    for idx in layer_indices:
+        if not 0 <= idx < len(layers):
+            raise ValueError(f"layer index {idx} is out of range (the model has {len(layers)} layers)")
+        layer = layers[idx]
+        entry: dict[str, Any] = {"layer": int(idx), "title": layer_label(snapshot, idx), "kind": kind,
+                                 "array": None, "edges": None, "counts": None, "note": None}
+        name = kernel_name(layer.get("params", {}))
+        arrays = layer.get(kind, {})
+        if name is None or name not in arrays:
+            entry["note"] = "no weights"
+            out.append(entry)
+            continue
+        values = np.asarray(arrays[name], dtype=np.float64).ravel()
+        finite = values[np.isfinite(values)]
+        counts, edges = np.histogram(finite, bins=int(bins))
+        entry.update(
+            array=name, edges=edges.tolist(), counts=counts.tolist(), count=int(values.size),
+            nonfinite=int(values.size - finite.size),
+            mean=float(finite.mean()) if finite.size else math.nan,
+            std=float(finite.std()) if finite.size else math.nan,
+            min=float(finite.min()) if finite.size else math.nan,
+            max=float(finite.max()) if finite.size else math.nan,
+            zero_fraction=float(np.count_nonzero(finite == 0) / values.size) if values.size else 0.0,
+        )
+        out.append(entry)
+    return out
+
+
+def _stats_line(entry: Mapping[str, Any]) -> str:
+    line = (f"mean {_fmt(entry['mean'])} · std {_fmt(entry['std'])} · "
+            f"[{_fmt(entry['min'])}, {_fmt(entry['max'])}] · "
+            f"n = {entry['count']:,} · {entry['zero_fraction']:.0%} zero")
+    if entry["nonfinite"]:
+        line += f" · {entry['nonfinite']:,} not finite"
+    return line
+
+
+def distribution_figure(snapshot: Mapping[str, Any], layer_indices: Optional[Sequence[int]], kind: str,
+                        bins: int = 50):
+    """Plotly figure: one histogram per chosen layer of its weights (``"params"``)
+    or weight gradients (``"grads"``), bars from :func:`histogram_data`.
+    Layers without weights are skipped and named in a note under the plots."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    data = histogram_data(snapshot, layer_indices, kind, bins)
+    shown = [d for d in data if d["counts"] is not None]
+    skipped = [d for d in data if d["counts"] is None]
+    what = KINDS[kind]
+    heading = ("Weight distribution" if kind == "params" else "Gradient distribution (latest batch)")
+    heading += " · weight matrices only, biases excluded"
+    rows = max(len(shown), 1)
+    height = 110 + 250 * rows
+    titles = []
+    for d in shown:
+        stats = _stats_line(d)
+        if kind == "grads" and d["max"] == 0 and d["min"] == 0:
+            stats = "all 0: no batch trained yet · " + stats
+        titles.append(f"{d['title']}: {what}<br><span style='font-size:11px;color:#64748b'>{stats}</span>")
+    fig = make_subplots(rows=rows, cols=1, vertical_spacing=min(105 / (height - 130), 0.3),
+                        subplot_titles=titles or [""])
+    x_label = "weight value" if kind == "params" else "dL/dw"
+    for row, d in enumerate(shown, start=1):
+        edges = np.asarray(d["edges"])
+        centres = (edges[:-1] + edges[1:]) / 2
+        widths = np.diff(edges)
+        fig.add_trace(go.Bar(
+            x=centres, y=d["counts"], width=widths, name=d["title"], showlegend=False,
+            marker={"color": KIND_COLORS[kind], "line": {"width": 0}},
+            customdata=np.stack([edges[:-1], edges[1:]], axis=1),
+            hovertemplate="[%{customdata[0]:.4g}, %{customdata[1]:.4g}): %{y:,} values<extra></extra>",
+        ), row=row, col=1)
+        fig.update_xaxes(title_text=x_label, title_standoff=4, row=row, col=1)
+        fig.update_yaxes(title_text="count", row=row, col=1)
+    notes = []
+    if skipped:
+        notes.append("Skipped (no weights): " + ", ".join(d["title"] for d in skipped))
+    if not shown:
+        notes.insert(0, "No layer with weights selected.")
+    if notes:
+        fig.add_annotation(text="<br>".join(notes), xref="paper", yref="paper", x=0.5,
+                           y=0.5 if not shown else 0, yshift=0 if not shown else -48, xanchor="center",
+                           yanchor="middle" if not shown else "top", showarrow=False,
+                           font={"size": 12, "color": "#64748b"})
+        if not shown:
+            fig.update_xaxes(visible=False)
+            fig.update_yaxes(visible=False)
+    fig.update_layout(
+        title={"text": heading, "x": 0.01, "xanchor": "left", "font": {"size": 15}},
+        template="plotly_white", bargap=0, height=height,
+        uirevision=f"{kind}:{[d['layer'] for d in data]}",
+        margin={"l": 60, "r": 20, "t": 80, "b": 50 + (30 if skipped and shown else 0)},
+        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+    )
+    return fig
+
+
+# -- network graph -------------------------------------------------------------------
+def _columns(snapshot: Mapping[str, Any]) -> list[dict]:
+    """One entry per graph column: size, title and kind; ``layer`` for columns >= 1."""
+    in_shape = snapshot["input_shape"]
+    if len(in_shape) != 1:
+        raise ValueError(f"the network graph draws dense networks with flat inputs (input shape {in_shape})")
+    layers = snapshot["layers"]
+    cols = [{"position": 0, "size": int(in_shape[0]), "kind": "input", "title": "Input", "layer": None}]
+    for k, layer in enumerate(layers):
+        out_shape = layer["output_shape"]
+        if len(out_shape) != 1:
+            raise ValueError(f"the network graph draws dense networks ({layer_label(snapshot, k)} "
+                             f"outputs shape {out_shape})")
+        cols.append({"position": k + 1, "size": int(out_shape[0]), "layer": layer,
+                     "kind": "output" if k == len(layers) - 1 else "hidden",
+                     "title": layer_label(snapshot, k)})
+    return cols
+
+
+def _kernel(column: Mapping[str, Any]) -> Optional[np.ndarray]:
+    layer = column.get("layer")
+    if not layer:
+        return None
+    name = kernel_name(layer.get("params", {}))
+    return None if name is None else np.asarray(layer["params"][name])
+
+
+def _has_bias(column: Mapping[str, Any]) -> bool:
+    layer = column.get("layer")
+    return bool(layer and "b" in layer.get("params", {}) and layer.get("config", {}).get("use_bias", True))
+
+
+def _importance(cols: list[dict], p: int) -> np.ndarray:
+    """Score of each neuron of column ``p``: the norm of its incoming plus its
+    outgoing weights, each relative to the largest in the column."""
+    score = np.zeros(cols[p]["size"])
+    W_in = _kernel(cols[p])
+    if W_in is not None:
+        n = np.linalg.norm(np.asarray(W_in, dtype=np.float64), axis=0)
+        score += n / (n.max() or 1.0)
+    if p + 1 < len(cols):
+        W_out = _kernel(cols[p + 1])
+        if W_out is not None:
+            n = np.linalg.norm(np.asarray(W_out, dtype=np.float64), axis=1)
+            score += n / (n.max() or 1.0)
+    return score
+
+
+def _choose_neurons(cols: list[dict], neurons: Optional[Mapping[Any, NeuronChoice]],
+                    neurons_per_layer: int) -> list[np.ndarray]:
+    """Sorted neuron indices shown per column. ``neurons[p]`` is a list of indices
+    or an int k (the k most important); other columns show the
+    ``neurons_per_layer`` most important (all when the layer is that small)."""
+    neurons = {int(k): v for k, v in (neurons or {}).items()}
+    for p in neurons:
+        if not 0 <= p < len(cols):
+            raise ValueError(f"neurons: layer position {p} is out of range (0 to {len(cols) - 1})")
+    chosen = []
+    for col in cols:
+        p, size = col["position"], col["size"]
+        choice = neurons.get(p, neurons_per_layer)
+        if isinstance(choice, (int, np.integer)) and not isinstance(choice, bool):
+            k = max(1, min(int(choice), size, MAX_NEURONS_PER_LAYER))
+            if k >= size:
+                idx = np.arange(size)
+            else:
+                order = np.argsort(-_importance(cols, p), kind="stable")
+                idx = np.sort(order[:k])
+        else:
+            idx = np.unique(np.asarray([int(i) for i in choice], dtype=np.int64))
+            bad = idx[(idx < 0) | (idx >= size)]
+            if bad.size:
+                raise ValueError(f"neurons[{p}]: index {int(bad[0])} is out of range (0 to {size - 1})")
+            if idx.size == 0:
+                idx = np.arange(min(size, neurons_per_layer))
+            idx = idx[:MAX_NEURONS_PER_LAYER]
+        chosen.append(idx)
+    return chosen
+
+
+def _edge_budget(candidates: list[int], cap: int, budget: int) -> list[int]:
+    """Edges per layer pair: at most ``cap`` and the candidates each, at most
+    ``budget`` in all, shared evenly (water-filling)."""
+    want = [min(c, cap) for c in candidates]
+    if sum(want) <= budget:
+        return want
+    give = [0] * len(want)
+    left, open_pairs = max(budget, 0), [i for i, w in enumerate(want) if w > 0]
+    while open_pairs and left > 0:
+        share = max(left // len(open_pairs), 1)
+        for i in list(open_pairs):
+            add = min(share, want[i] - give[i], left)
+            give[i] += add
+            left -= add
+            if give[i] == want[i]:
+                open_pairs.remove(i)
+            if left == 0:
+                break
+    return give
+
+
+def _count(col: Mapping[str, Any], shown: int) -> str:
+    """``"16 of 784 inputs"``, ``"all 10 neurons"``."""
+    size = col["size"]
+    noun = ("input" if col["kind"] == "input" else "neuron") + ("" if size == 1 else "s")
+    return f"all {size:,} {noun}" if shown == size else f"{shown:,} of {size:,} {noun}"
+
+
+def graph_view(snapshot: Mapping[str, Any], max_elements: int = DEFAULT_MAX_ELEMENTS,
+               max_edges_per_pair: int = DEFAULT_EDGES_PER_PAIR,
+               neurons: Optional[Mapping[Any, NeuronChoice]] = None,
+               neurons_per_layer: int = DEFAULT_NEURONS_PER_LAYER) -> dict[str, Any]:
+    """Elements and their description in one pass: ``{"elements": [...],
+    "summary": [sentence per layer pair], "shown": {position: [indices]}}``.
+    See :func:`graph_elements` for the arguments."""
+    if max_elements < 1 or max_edges_per_pair < 0 or neurons_per_layer < 1:
+        raise ValueError("max_elements and neurons_per_layer must be positive, max_edges_per_pair >= 0")
+    cols = _columns(snapshot)
+    shown = _choose_neurons(cols, neurons, neurons_per_layer)
+    biased = [p for p in range(1, len(cols)) if _has_bias(cols[p])]
+
+    def fixed_count() -> int:
+        return (len(cols) + sum(s.size for s in shown) + len(biased)
+                + sum(shown[p].size for p in biased))
+
+    # Too many neurons for the budget: halve the largest selections until half is left for edges.
+    while fixed_count() > max_elements // 2 and max(s.size for s in shown) > 1:
+        big = max(range(len(shown)), key=lambda p: shown[p].size)
+        shown[big] = shown[big][: shown[big].size // 2]
+
+    pairs = [p for p in range(1, len(cols)) if _kernel(cols[p]) is not None]
+    candidates = [shown[p - 1].size * shown[p].size for p in pairs]
+    ks = _edge_budget(candidates, max_edges_per_pair, max_elements - fixed_count())
+
+    nodes: list[dict] = []
+    edges: list[dict] = []
+    for col, idx in zip(cols, shown):
+        p, m = col["position"], idx.size
+        x = p * COLUMN_GAP
+        top = -(m - 1) / 2 * ROW_GAP
+        count = f"{m} of {col['size']:,} shown" if m < col["size"] else f"all {col['size']:,}"
+        nodes.append({"data": {"id": f"title{p}", "label": f"{col['title']}\n{count}", "position_": p},
+                      "position": {"x": x, "y": top - TITLE_GAP}, "classes": "layer-title",
+                      "selectable": False, "grabbable": False})
+        b = np.asarray(col["layer"]["params"]["b"]) if _has_bias(col) else None
+        gb = np.asarray(col["layer"]["grads"].get("b", np.zeros_like(b))) if b is not None else None
+        for r, i in enumerate(idx.tolist()):
+            data = {"id": f"n{p}-{i}", "label": str(i), "layer_position": p, "index": i, "kind": col["kind"]}
+            if b is not None:
+                data["bias"] = float(b[i])
+            nodes.append({"data": data, "position": {"x": x, "y": top + r * ROW_GAP},
+                          "classes": f"neuron {col['kind']}", "grabbable": False})
+        if b is not None:
+            prev = shown[p - 1]
+            bx = (p - 1) * COLUMN_GAP
+            by = (prev.size - 1) / 2 * ROW_GAP + ROW_GAP * 1.3
+            nodes.append({"data": {"id": f"bias{p}", "label": "b", "layer_position": p, "kind": "bias"},
+                          "position": {"x": bx, "y": by}, "classes": "bias", "grabbable": False})
+            biggest = float(np.abs(b[idx]).max()) if idx.size else 0.0
+            for i in idx.tolist():
+                w, dw = float(b[i]), float(gb[i])
+                edge = _edge(f"b{p}-{i}", f"bias{p}", f"n{p}-{i}", w, dw, p, -1, i, "bias",
+                             f"b = {_fmt(w)}\ndL/db = {_fmt(dw)}")
+                edge["data"]["strength"] = abs(w) / biggest if biggest else 0.0
+                edges.append(edge)
+
+    summary = []
+    for p, k in zip(pairs, ks):
+        W = _kernel(cols[p])
+        G = cols[p]["layer"]["grads"].get(kernel_name(cols[p]["layer"]["params"]))
+        G = np.zeros_like(W) if G is None else np.asarray(G)
+        src, dst = shown[p - 1], shown[p]
+        sub = np.asarray(W[np.ix_(src, dst)], dtype=np.float64)
+        mag = np.abs(sub).ravel()
+        if k < mag.size:
+            top_k = np.argpartition(-mag, k - 1)[:k] if k > 0 else np.zeros(0, dtype=np.int64)
+        else:
+            top_k = np.arange(mag.size)
+        top_k = top_k[np.argsort(mag[top_k], kind="stable")]  # weakest first: strongest drawn on top
+        biggest = float(mag.max()) if mag.size else 0.0
+        for flat in top_k.tolist():
+            r, c = divmod(flat, dst.size)
+            i, j = int(src[r]), int(dst[c])
+            w, dw = float(W[i, j]), float(G[i, j])
+            edge = _edge(f"w{p}-{i}-{j}", f"n{p-1}-{i}", f"n{p}-{j}", w, dw, p, i, j, "weight",
+                         f"w = {_fmt(w)}\ndL/dw = {_fmt(dw)}")
+            edge["data"]["strength"] = abs(w) / biggest if biggest else 0.0
+            edges.append(edge)
+        a, b_ = cols[p - 1], cols[p]
+        between = src.size * dst.size
+        total = a["size"] * b_["size"]
+        which = f"all {between:,} edges between them" if k >= between else \
+            f"the {k:,} strongest of the {between:,} edges between them"
+        summary.append(
+            f"{a['title']} → {b_['title']}: "
+            f"{_count(a, src.size)}, {_count(b_, dst.size)}; {which} ({total:,} in the layer).")
+    for p in range(1, len(cols)):
+        if p not in pairs:
+            summary.append(f"{cols[p]['title']}: no weight matrix, no edges drawn.")
+    return {"elements": nodes + edges, "summary": summary,
+            "shown": {c["position"]: s.tolist() for c, s in zip(cols, shown)}}
+
+
+def _edge(eid: str, source: str, target: str, w: float, dw: float, p: int, i: int, j: int,
+          kind: str, label: str) -> dict:
+    return {"data": {"id": eid, "source": source, "target": target, "w": w, "dw": dw,
+                     "weight_abs": abs(w), "sign": (w > 0) - (w < 0), "source_layer": p - 1,
+                     "target_layer": p, "from": i, "to": j, "kind": kind, "label": label},
+            "classes": "bias-edge" if kind == "bias" else "weight"}
+
+
+def graph_elements(snapshot: Mapping[str, Any], max_elements: int = DEFAULT_MAX_ELEMENTS,
+                   max_edges_per_pair: int = DEFAULT_EDGES_PER_PAIR,
+                   neurons: Optional[Mapping[Any, NeuronChoice]] = None,
+                   neurons_per_layer: int = DEFAULT_NEURONS_PER_LAYER) -> list[dict]:
+    """Cytoscape elements of a dense network, with preset positions (x by column,
+    y by rank among the shown neurons).
+
+    * nodes: a title per column, the shown neurons, one bias node per layer;
+    * edges: per layer pair the ``max_edges_per_pair`` strongest ``|w|`` among
+      the shown neurons, plus one bias edge per shown neuron. Edge data: ``w``,
+      ``dw`` (latest batch), ``weight_abs``, ``sign``, ``strength`` (``|w|``
+      over the largest shown in that pair), ``source_layer``, ``target_layer``,
+      ``from``, ``to``, ``kind`` ("weight"/"bias") and ``label``.
+
+    ``neurons`` maps a column (0 = input) to a list of neuron indices or to an
+    int k (its k most important); other columns show the ``neurons_per_layer``
+    most important. Never more than ``max_elements`` elements.
+    """
+    return graph_view(snapshot, max_elements, max_edges_per_pair, neurons, neurons_per_layer)["elements"]
+
+
+def graph_summary(snapshot: Mapping[str, Any], max_elements: int = DEFAULT_MAX_ELEMENTS,
+                  max_edges_per_pair: int = DEFAULT_EDGES_PER_PAIR,
+                  neurons: Optional[Mapping[Any, NeuronChoice]] = None,
+                  neurons_per_layer: int = DEFAULT_NEURONS_PER_LAYER) -> list[str]:
+    """One sentence per layer pair saying what :func:`graph_elements` shows, e.g.
+    "Input → Layer 1 (Dense 500, ReLU): 16 of 784 inputs, 16 of 500 neurons;
+    all 256 edges between them (392,000 in the layer)."."""
+    return graph_view(snapshot, max_elements, max_edges_per_pair, neurons, neurons_per_layer)["summary"]
+
+
+def graph_stylesheet() -> list[dict]:
+    """Cytoscape stylesheet: every style is mapped from data fields or classes,
+    never from per-element selectors. Edge width follows ``strength`` (|w| relative
+    to the largest shown in its layer pair), colour follows ``sign``."""
+    font = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
+    return [
+        {"selector": "node", "style": {"font-family": font, "label": "data(label)", "text-valign": "center",
+                                       "text-halign": "center", "font-size": 10, "color": "#0f172a",
+                                       "width": 24, "height": 24, "border-width": 2, "background-color": "#ffffff",
+                                       "z-index": 10}},
+        {"selector": "node.input", "style": {"border-color": "#64748b", "background-color": "#f1f5f9"}},
+        {"selector": "node.hidden", "style": {"border-color": "#0f766e", "background-color": "#ecfdf5"}},
+        {"selector": "node.output", "style": {"border-color": "#7c3aed", "background-color": "#f5f3ff"}},
+        {"selector": "node.bias", "style": {"shape": "round-rectangle", "width": 20, "height": 18,
+                                            "border-color": "#94a3b8", "background-color": "#f8fafc",
+                                            "color": "#475569", "font-style": "italic"}},
+        {"selector": "node.layer-title", "style": {"shape": "rectangle", "width": 1, "height": 1,
+                                                   "background-opacity": 0, "border-width": 0,
+                                                   "text-wrap": "wrap", "text-max-width": 220, "font-size": 12,
+                                                   "font-weight": 600, "color": "#334155", "events": "no",
+                                                   "text-valign": "top", "line-height": 1.3}},
+        {"selector": "node:selected", "style": {"border-width": 4, "border-color": "#f59e0b"}},
+        {"selector": "edge", "style": {"curve-style": "haystack", "haystack-radius": 0,
+                                       "width": "mapData(strength, 0, 1, 0.6, 6)",
+                                       "opacity": "mapData(strength, 0, 1, 0.3, 0.9)",
+                                       "line-color": ZERO_COLOR, "z-index": 1,
+                                       "font-family": font, "font-size": 10, "text-wrap": "wrap",
+                                       "color": "#0f172a", "text-background-color": "#ffffff",
+                                       "text-background-opacity": 0.92, "text-background-padding": 2,
+                                       "text-background-shape": "round-rectangle",
+                                       "text-border-opacity": 1, "text-border-width": 1,
+                                       "text-border-color": "#cbd5e1"}},
+        {"selector": "edge[sign > 0]", "style": {"line-color": POSITIVE_COLOR}},
+        {"selector": "edge[sign < 0]", "style": {"line-color": NEGATIVE_COLOR}},
+        {"selector": "edge.bias-edge", "style": {"line-style": "dashed", "line-dash-pattern": [4, 3]}},
+        {"selector": "edge:selected", "style": {"opacity": 1, "z-index": 5}},
+    ]
+
+
+def label_rule(edge_ids: Sequence[str]) -> list[dict]:
+    """The stylesheet rule that shows the labels of the given edges (one rule,
+    whatever their number); empty when there are none."""
+    if not edge_ids:
+        return []
+    selector = ", ".join(f'edge[id = "{e}"]' for e in edge_ids)
+    return [{"selector": selector, "style": {"label": "data(label)", "opacity": 1, "z-index": 20,
+                                             "text-events": "no"}}]
+
+
+# -- neuron panel --------------------------------------------------------------------
+def neuron_details(snapshot: Mapping[str, Any], layer_position: int, index: int) -> dict[str, Any]:
+    """What the neuron panel shows for neuron ``index`` of graph column
+    ``layer_position``: ``title``, ``kind``, ``activation``, ``bias``,
+    ``bias_grad``, ``gain``/``gain_grad`` (RMSNorm only), ``incoming_w`` and
+    ``incoming_dw`` (lists over the previous column, i.e. ``W[:, index]``) and
+    ``outgoing_w``/``outgoing_dw`` (``W_next[index, :]``; absent for the output).
+    For the input column bias, activation and incoming weights are ``None``."""
+    cols = _columns(snapshot)
+    if not 0 <= layer_position < len(cols):
+        raise ValueError(f"layer_position must be between 0 and {len(cols) - 1} (got {layer_position})")
+    col = cols[layer_position]
+    if not 0 <= index < col["size"]:
+        raise ValueError(f"index must be between 0 and {col['size'] - 1} (got {index})")
+    out: dict[str, Any] = {"layer_position": layer_position, "index": index, "kind": col["kind"],
+                           "title": col["title"], "activation": None, "bias": None, "bias_grad": None,
+                           "incoming_w": None, "incoming_dw": None, "outgoing_w": None, "outgoing_dw": None}
+    layer = col["layer"]
+    if layer:
+        params, grads = layer.get("params", {}), layer.get("grads", {})
+        out["activation"] = _activation_label(layer.get("config", {}).get("activation"))
+        if _has_bias(col):
+            out["bias"] = float(params["b"][index])
+            out["bias_grad"] = float(grads["b"][index]) if "b" in grads else None
+        if "g" in params:
+            out["gain"] = float(params["g"][index])
+            out["gain_grad"] = float(grads["g"][index]) if "g" in grads else None
+        name = kernel_name(params)
+        if name is not None:
+            out["incoming_w"] = np.asarray(params[name])[:, index].astype(float).tolist()
+            if name in grads:
+                out["incoming_dw"] = np.asarray(grads[name])[:, index].astype(float).tolist()
+    if layer_position + 1 < len(cols):
+        nxt = cols[layer_position + 1]["layer"]
+        name = kernel_name(nxt.get("params", {}))
+        if name is not None:
+            out["outgoing_w"] = np.asarray(nxt["params"][name])[index, :].astype(float).tolist()
+            if name in nxt.get("grads", {}):
+                out["outgoing_dw"] = np.asarray(nxt["grads"][name])[index, :].astype(float).tolist()
+    return out
