@@ -134,9 +134,13 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
     return view["elements"], [html.Li(s) for s in view["summary"]], _layer_options(snapshot), graph_layout
 
 
+def _column_sizes(snapshot: dict) -> list[int]:
+    return [snapshot["input_shape"][0]] + [layer["output_shape"][-1] for layer in snapshot["layers"]]
+
+
 def _valid_choice(snapshot: dict, choice: Optional[dict]) -> dict[int, Any]:
     """The stored choice, minus layers or indices the current model no longer has."""
-    sizes = [snapshot["input_shape"][0]] + [layer["output_shape"][-1] for layer in snapshot["layers"]]
+    sizes = _column_sizes(snapshot)
     out = {}
     for key, value in (choice or {}).items():
         p = int(key)
@@ -181,7 +185,12 @@ def parse_indices(text: str, size: int) -> list[int]:
 def update_choice(_indices_clicks, _strongest_clicks, _reset_clicks, _submit, layer, text, k,
                   choice, version):
     """Which neurons each layer shows: ``{position: [indices] or k}``."""
-    trigger = dash.ctx.triggered_id
+    return apply_choice(dash.ctx.triggered_id, layer, text, k, choice, version)
+
+
+def apply_choice(trigger: str, layer: Optional[int], text: Optional[str], k: Any,
+                 choice: Optional[dict], version: Optional[dict]):
+    """The new neuron choice and a message, after the button ``trigger`` was pressed."""
     choice = dict(choice or {})
     if trigger == RESET_NEURONS:
         return {}, ""
@@ -190,7 +199,7 @@ def update_choice(_indices_clicks, _strongest_clicks, _reset_clicks, _submit, la
     snapshot = load_snapshot(version)
     if snapshot is None:
         return dash.no_update, "No model yet."
-    sizes = [snapshot["input_shape"][0]] + [l["output_shape"][-1] for l in snapshot["layers"]]
+    sizes = _column_sizes(snapshot)
     if not 0 <= layer < len(sizes):
         return dash.no_update, "That layer no longer exists."
     if trigger == SHOW_STRONGEST:
@@ -225,7 +234,7 @@ def neuron_panel(tap: Optional[dict], version: Optional[dict]):
         return html.P("That neuron is no longer in the model.", className="graph-muted")
     p = d["layer_position"]
     name = "Input" if p == 0 else d["title"]
-    rows = [("neuron", f"{d['index']}")]
+    rows = [("neuron", f"{d['index']}")] + ([("name", d["name"])] if d["name"] else [])
     if p > 0:
         rows += [("activation", d["activation"] or "–"), ("bias b", _fmt(d["bias"])),
                  ("dL/db", _fmt(d["bias_grad"]))]

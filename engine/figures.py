@@ -285,6 +285,18 @@ def _choose_neurons(cols: list[dict], neurons: Optional[Mapping[Any, NeuronChoic
     return chosen
 
 
+def _neuron_names(snapshot: Mapping[str, Any], cols: list[dict]) -> list[Optional[list[str]]]:
+    """Feature names for the input column and class names for the output column,
+    from the snapshot's optional ``dataset`` entry, when their counts match."""
+    dataset = snapshot.get("dataset") or {}
+    names: list[Optional[list[str]]] = [None] * len(cols)
+    for p, key in ((0, "feature_names"), (len(cols) - 1, "class_names")):
+        given = dataset.get(key) or []
+        if len(given) == cols[p]["size"]:
+            names[p] = [str(n) for n in given]
+    return names
+
+
 def _edge_budget(candidates: list[int], cap: int, budget: int) -> list[int]:
     """Edges per layer pair: at most ``cap`` and the candidates each, at most
     ``budget`` in all, shared evenly (water-filling)."""
@@ -323,6 +335,7 @@ def graph_view(snapshot: Mapping[str, Any], max_elements: int = DEFAULT_MAX_ELEM
     if max_elements < 1 or max_edges_per_pair < 0 or neurons_per_layer < 1:
         raise ValueError("max_elements and neurons_per_layer must be positive, max_edges_per_pair >= 0")
     cols = _columns(snapshot)
+    names = _neuron_names(snapshot, cols)
     shown = _choose_neurons(cols, neurons, neurons_per_layer)
     biased = [p for p in range(1, len(cols)) if _has_bias(cols[p])]
 
@@ -355,6 +368,8 @@ def graph_view(snapshot: Mapping[str, Any], max_elements: int = DEFAULT_MAX_ELEM
             data = {"id": f"n{p}-{i}", "label": str(i), "layer_position": p, "index": i, "kind": col["kind"]}
             if b is not None:
                 data["bias"] = float(b[i])
+            if names[p] is not None:
+                data["name"] = names[p][i]
             nodes.append({"data": data, "position": {"x": x, "y": top + r * ROW_GAP},
                           "classes": f"neuron {col['kind']}", "grabbable": False})
         if b is not None:
@@ -468,6 +483,10 @@ def graph_stylesheet() -> list[dict]:
                                                    "text-wrap": "wrap", "text-max-width": 220, "font-size": 12,
                                                    "font-weight": 600, "color": "#334155", "events": "no",
                                                    "text-valign": "top", "line-height": 1.3}},
+        {"selector": "node.input[name]", "style": {"label": "data(name)", "text-halign": "left",
+                                                   "text-margin-x": -5, "font-size": 11, "color": "#334155"}},
+        {"selector": "node.output[name]", "style": {"label": "data(name)", "text-halign": "right",
+                                                    "text-margin-x": 5, "font-size": 11, "color": "#334155"}},
         {"selector": "node:selected", "style": {"border-width": 4, "border-color": "#f59e0b"}},
         {"selector": "edge", "style": {"curve-style": "haystack", "haystack-radius": 0,
                                        "width": "mapData(strength, 0, 1, 0.6, 6)",
@@ -503,6 +522,7 @@ def neuron_details(snapshot: Mapping[str, Any], layer_position: int, index: int)
     ``bias_grad``, ``gain``/``gain_grad`` (RMSNorm only), ``incoming_w`` and
     ``incoming_dw`` (lists over the previous column, i.e. ``W[:, index]``) and
     ``outgoing_w``/``outgoing_dw`` (``W_next[index, :]``; absent for the output).
+    ``name`` is the feature or class name when the snapshot's ``dataset`` gives one.
     For the input column bias, activation and incoming weights are ``None``."""
     cols = _columns(snapshot)
     if not 0 <= layer_position < len(cols):
@@ -512,7 +532,11 @@ def neuron_details(snapshot: Mapping[str, Any], layer_position: int, index: int)
         raise ValueError(f"index must be between 0 and {col['size'] - 1} (got {index})")
     out: dict[str, Any] = {"layer_position": layer_position, "index": index, "kind": col["kind"],
                            "title": col["title"], "activation": None, "bias": None, "bias_grad": None,
-                           "incoming_w": None, "incoming_dw": None, "outgoing_w": None, "outgoing_dw": None}
+                           "incoming_w": None, "incoming_dw": None, "outgoing_w": None, "outgoing_dw": None,
+                           "name": None}
+    names = _neuron_names(snapshot, cols)[layer_position]
+    if names is not None:
+        out["name"] = names[index]
     layer = col["layer"]
     if layer:
         params, grads = layer.get("params", {}), layer.get("grads", {})

@@ -1,0 +1,380 @@
+"""Tests for engine.figures (pure builders) and the network/histogram panels' callbacks."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from engine import FFNN
+from engine import figures as F
+
+
+def dense_snapshot(sizes, weights, biases=None, grad_w=None, grad_b=None, activations=None):
+    """A snapshot of a dense net with the given arrays, as ``model.snapshot()`` makes it."""
+    n = len(sizes) - 1
+    activations = activations or ["tanh"] * (n - 1) + ["sigmoid"]
+    layers = []
+    for k in range(n):
+        W = np.asarray(weights[k], dtype=np.float32)
+        b = np.asarray(biases[k] if biases else np.zeros(sizes[k + 1]), dtype=np.float32)
+        gW = np.asarray(grad_w[k] if grad_w else np.zeros_like(W), dtype=np.float32)
+        gb = np.asarray(grad_b[k] if grad_b else np.zeros_like(b), dtype=np.float32)
+        layers.append({"type": "Dense",
+                       "config": {"units": sizes[k + 1], "activation": activations[k], "use_bias": True},
+                       "input_shape": [sizes[k]], "output_shape": [sizes[k + 1]],
+                       "params": {"W": W, "b": b}, "grads": {"W": gW, "b": gb}})
+    return {"input_shape": [sizes[0]], "loss": "mse", "layers": layers, "epochs_trained": 0}
+
+
+W1 = [[0.5, -0.25, 0.0], [1.0, 2.0, -3.0]]          # 2 -> 3
+W2 = [[0.1], [-0.2], [0.3]]                          # 3 -> 1
+B1, B2 = [0.01, -0.02, 0.03], [0.5]
+GW1 = [[-0.001, 0.002, -0.003], [0.004, -0.005, 0.006]]
+GW2 = [[0.07], [-0.08], [0.09]]
+GB1, GB2 = [0.1, 0.2, 0.3], [-0.4]
+
+
+@pytest.fixture
+def small():
+    return dense_snapshot([2, 3, 1], [W1, W2], [B1, B2], [GW1, GW2], [GB1, GB2])
+
+
+def trained_snapshot(sizes, activations, steps=1, seed=0):
+    rng = np.random.default_rng(seed)
+    model = FFNN(sizes, activations, loss="mse")
+    X = rng.normal(size=(32, sizes[0])).astype(np.float32)
+    Y = rng.normal(size=(32, sizes[-1])).astype(np.float32)
+    model.fit(X, Y, batch_size=16, epochs=steps, verbose=0)
+    return model.snapshot()
+
+
+def by_id(elements):
+    return {e["data"]["id"]: e for e in elements}
+
+
+# -- histograms ------------------------------------------------------------------------
+def test_histogram_counts_equal_numpy_histogram():
+    snap = trained_snapshot([5, 7, 3], ["relu", "linear"])
+    for kind in ("params", "grads"):
+        data = F.histogram_data(snap, [0, 1], kind, bins=12)
+        for d, layer in zip(data, snap["layers"]):
+            counts, edges = np.histogram(np.asarray(layer[kind]["W"], dtype=np.float64).ravel(), bins=12)
+            assert d["counts"] == counts.tolist()
+            np.testing.assert_allclose(d["edges"], edges)
+
+
+def test_histogram_stats_are_of_the_weight_matrix_only(small):
+    (d,) = F.histogram_data(small, [0], "params", bins=4)
+    values = np.asarray(W1, dtype=np.float32).astype(np.float64).ravel()
+    assert d["array"] == "W" and d["count"] == 6  # the 3 biases are left out
+    assert sum(d["counts"]) == 6
+    assert d["mean"] == pytest.approx(values.mean())
+    assert d["std"] == pytest.approx(values.std())
+    assert (d["min"], d["max"]) == (-3.0, 2.0)
+    assert d["zero_fraction"] == pytest.approx(1 / 6)
+    assert d["title"] == "Layer 1 (Dense 3, Tanh)"
+
+
+def test_histogram_of_gradients_reads_the_weight_gradients(small):
+    (d,) = F.histogram_data(small, [1], "grads", bins=3)
+    assert d["count"] == 3
+    assert (d["min"], d["max"]) == (pytest.approx(-0.08), pytest.approx(0.09))
+
+
+def test_histogram_layer_without_weights_has_a_note(small):
+    small["layers"].append({"type": "Dropout", "config": {"rate": 0.5}, "input_shape": [1],
+                            "output_shape": [1], "params": {}, "grads": {}})
+    data = F.histogram_data(small, [2], "params")
+    assert data[0]["counts"] is None and data[0]["note"] == "no weights"
+
+
+def test_histogram_rejects_bad_arguments(small):
+    with pytest.raises(ValueError, match="kind"):
+        F.histogram_data(small, [0], "biases")
+    with pytest.raises(ValueError, match="out of range"):
+        F.histogram_data(small, [5], "params")
+
+
+def test_distribution_figure_has_one_bar_trace_per_layer_with_server_bins(small):
+    fig = F.distribution_figure(small, [0, 1], "params", bins=5)
+    assert [t.type for t in fig.data] == ["bar", "bar"]
+    data = F.histogram_data(small, [0, 1], "params", bins=5)
+    for trace, d in zip(fig.data, data):
+        edges = np.asarray(d["edges"])
+        np.testing.assert_allclose(trace.x, (edges[:-1] + edges[1:]) / 2)
+        np.testing.assert_allclose(trace.width, np.diff(edges))
+        assert list(trace.y) == d["counts"]
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[0].startswith("Layer 1 (Dense 3, Tanh): weights")
+    assert titles[1].startswith("Layer 2 (Dense 1, Sigmoid): weights")
+    assert "biases excluded" in fig.layout.title.text
+    assert fig.layout.xaxis.title.text == "weight value"
+
+
+def test_gradient_figure_titles_and_axis(small):
+    fig = F.distribution_figure(small, [1], "grads")
+    assert len(fig.data) == 1
+    assert fig.layout.annotations[0].text.startswith("Layer 2 (Dense 1, Sigmoid): gradients")
+    assert fig.layout.xaxis.title.text == "dL/dw"
+
+
+def test_distribution_figure_skips_layers_without_weights_with_a_note(small):
+    small["layers"].append({"type": "Dropout", "config": {}, "input_shape": [1], "output_shape": [1],
+                            "params": {}, "grads": {}})
+    fig = F.distribution_figure(small, [0, 2], "params")
+    assert len(fig.data) == 1
+    assert any("Skipped (no weights): Layer 3 (Dropout)" in a.text for a in fig.layout.annotations)
+
+
+def test_model_plot_methods_delegate_to_figures():
+    model = FFNN([3, 4, 2], ["relu", "linear"])
+    assert len(model.plot_weight_distribution().data) == 2
+    assert len(model.plot_gradient_distribution([1]).data) == 1
+    assert len(model.graph_elements()) == len(F.graph_elements(model.snapshot()))
+
+
+# -- graph elements ------------------------------------------------------------------
+def test_small_net_element_counts_are_exact(small):
+    elements = F.graph_elements(small)
+    classes = [e.get("classes", "") for e in elements]
+    assert sum(c.startswith("neuron") for c in classes) == 6          # 2 + 3 + 1
+    assert classes.count("bias") == 2                                  # one per layer
+    assert classes.count("layer-title") == 3                           # one per column
+    assert classes.count("weight") == 2 * 3 + 3 * 1
+    assert classes.count("bias-edge") == 3 + 1
+    assert len(elements) == 6 + 2 + 3 + 9 + 4
+
+
+def test_edge_data_equals_the_snapshot_weight_and_gradient(small):
+    edges = [e for e in F.graph_elements(small) if e.get("classes") == "weight"]
+    for e in edges:
+        d = e["data"]
+        p, i, j = map(int, re.fullmatch(r"w(\d+)-(\d+)-(\d+)", d["id"]).groups())
+        layer = small["layers"][p - 1]
+        assert (d["source"], d["target"]) == (f"n{p-1}-{i}", f"n{p}-{j}")
+        assert (d["from"], d["to"], d["source_layer"], d["target_layer"]) == (i, j, p - 1, p)
+        assert d["w"] == float(layer["params"]["W"][i, j])
+        assert d["dw"] == float(layer["grads"]["W"][i, j])
+        assert d["weight_abs"] == abs(d["w"])
+        assert d["sign"] == int(np.sign(d["w"]))
+        assert d["label"] == f"w = {d['w']:.4g}\ndL/dw = {d['dw']:.4g}"
+    e = by_id(edges)["w1-1-2"]["data"]
+    assert e["label"] == "w = -3\ndL/dw = 0.006"
+    assert e["strength"] == 1.0  # the largest |w| of its layer pair
+
+
+def test_bias_edges_carry_b_and_its_gradient(small):
+    els = by_id(F.graph_elements(small))
+    e = els["b1-2"]["data"]
+    assert (e["source"], e["target"]) == ("bias1", "n1-2")
+    assert e["w"] == pytest.approx(0.03) and e["dw"] == pytest.approx(0.3)
+    assert e["label"] == "b = 0.03\ndL/db = 0.3"
+    assert els["b2-0"]["data"]["w"] == 0.5 and els["b2-0"]["data"]["dw"] == pytest.approx(-0.4)
+
+
+def test_preset_positions_x_by_column_y_by_rank(small):
+    els = by_id(F.graph_elements(small))
+    assert els["n0-0"]["position"]["x"] == 0
+    assert els["n1-0"]["position"]["x"] == F.COLUMN_GAP
+    assert els["n2-0"]["position"]["x"] == 2 * F.COLUMN_GAP
+    ys = [els[f"n1-{i}"]["position"]["y"] for i in range(3)]
+    assert ys == [-F.ROW_GAP, 0, F.ROW_GAP]
+
+
+def test_top_k_keeps_the_largest_magnitudes(small):
+    els = F.graph_elements(small, max_edges_per_pair=2)
+    kept = {e["data"]["id"] for e in els if e.get("classes") == "weight"}
+    # layer 1: |w| 3 and 2; layer 2: |w| 0.3 and 0.2
+    assert kept == {"w1-1-2", "w1-1-1", "w2-2-0", "w2-1-0"}
+    summary = F.graph_summary(small, max_edges_per_pair=2)
+    assert summary[0] == ("Input → Layer 1 (Dense 3, Tanh): all 2 inputs, all 3 neurons; "
+                          "the 2 strongest of the 6 edges between them (6 in the layer).")
+
+
+def test_big_net_stays_under_the_element_budget_and_says_what_it_shows():
+    rng = np.random.default_rng(1)
+    snap = dense_snapshot([784, 500, 10], [rng.normal(size=(784, 500)), rng.normal(size=(500, 10))],
+                          activations=["relu", "softmax"])
+    view = F.graph_view(snap)
+    assert len(view["elements"]) <= 5000
+    assert view["summary"] == [
+        "Input → Layer 1 (Dense 500, ReLU): 16 of 784 inputs, 16 of 500 neurons; "
+        "all 256 edges between them (392,000 in the layer).",
+        "Layer 1 (Dense 500, ReLU) → Layer 2 (Dense 10, Softmax): 16 of 500 neurons, all 10 neurons; "
+        "all 160 edges between them (5,000 in the layer).",
+    ]
+    assert [len(v) for v in view["shown"].values()] == [16, 16, 10]
+
+    wide = F.graph_view(snap, neurons={0: 128, 1: 128}, max_edges_per_pair=5000)
+    assert len(wide["elements"]) <= 5000
+    weights = sum(e.get("classes") == "weight" for e in wide["elements"])
+    first = re.search(r"the ([\d,]+) strongest of the 16,384 edges", wide["summary"][0])
+    second = re.search(r"all 1,280 edges", wide["summary"][1])
+    assert first and second
+    assert int(first.group(1).replace(",", "")) + 1280 == weights
+
+
+def test_max_elements_is_a_hard_cap():
+    rng = np.random.default_rng(2)
+    snap = dense_snapshot([64, 64, 64, 4], [rng.normal(size=(64, 64)), rng.normal(size=(64, 64)),
+                                            rng.normal(size=(64, 4))])
+    for cap in (300, 1000, 5000):
+        els = F.graph_elements(snap, max_elements=cap, neurons={0: 64, 1: 64, 2: 64})
+        assert len(els) <= cap
+
+
+def test_user_chosen_neurons_are_the_ones_shown(small):
+    els = by_id(F.graph_elements(small, neurons={1: [2, 0]}))
+    assert {k for k in els if k.startswith("n1-")} == {"n1-0", "n1-2"}
+    assert "w1-0-1" not in els and "w1-0-2" in els
+    assert "3 neurons" in F.graph_summary(small, neurons={1: [2, 0]})[0]
+    assert "2 of 3 neurons" in F.graph_summary(small, neurons={1: [2, 0]})[0]
+    with pytest.raises(ValueError, match="out of range"):
+        F.graph_elements(small, neurons={1: [3]})
+    with pytest.raises(ValueError, match="position"):
+        F.graph_elements(small, neurons={7: [0]})
+
+
+def test_default_choice_keeps_the_most_important_neurons():
+    W = np.full((40, 2), 0.01)
+    W[33] = [5.0, -5.0]  # input 33 has by far the strongest outgoing weights
+    snap = dense_snapshot([40, 2, 1], [W, [[1.0], [1.0]]])
+    shown = F.graph_view(snap, neurons_per_layer=3)["shown"]
+    assert 33 in shown[0] and len(shown[0]) == 3
+    assert F.graph_view(snap, neurons={0: 1})["shown"][0] == [33]
+
+
+def test_names_from_the_dataset_label_inputs_and_outputs(small):
+    small["dataset"] = {"feature_names": ["height", "weight"], "class_names": ["sick"]}
+    els = by_id(F.graph_elements(small))
+    assert els["n0-1"]["data"]["name"] == "weight"
+    assert els["n2-0"]["data"]["name"] == "sick"
+    assert "name" not in els["n1-0"]["data"]
+
+
+def test_stylesheet_maps_from_data_fields_never_per_element(small):
+    sheet = F.graph_stylesheet()
+    selectors = [r["selector"] for r in sheet]
+    assert not any("#" in s or "[id" in s for s in selectors)
+    edge = next(r["style"] for r in sheet if r["selector"] == "edge")
+    assert edge["width"].startswith("mapData(strength")
+    assert edge["curve-style"] == "haystack"
+    assert "edge[sign > 0]" in selectors and "edge[sign < 0]" in selectors
+    assert json.loads(json.dumps(sheet)) == sheet
+    assert F.label_rule([]) == []
+    (rule,) = F.label_rule(["w1-0-1", "b2-0"])
+    assert rule["selector"] == 'edge[id = "w1-0-1"], edge[id = "b2-0"]'
+    assert rule["style"]["label"] == "data(label)"
+
+
+def test_neuron_details(small):
+    d = F.neuron_details(small, 1, 2)
+    assert d["title"] == "Layer 1 (Dense 3, Tanh)" and d["activation"] == "Tanh"
+    assert d["bias"] == pytest.approx(0.03) and d["bias_grad"] == pytest.approx(0.3)
+    assert d["incoming_w"] == pytest.approx([0.0, -3.0])
+    assert d["incoming_dw"] == pytest.approx([-0.003, 0.006])
+    assert d["outgoing_w"] == pytest.approx([0.3])
+    inp = F.neuron_details(small, 0, 1)
+    assert inp["bias"] is None and inp["incoming_w"] is None
+    assert inp["outgoing_w"] == pytest.approx([1.0, 2.0, -3.0])
+    out = F.neuron_details(small, 2, 0)
+    assert out["outgoing_w"] is None and out["activation"] == "Sigmoid"
+    with pytest.raises(ValueError):
+        F.neuron_details(small, 1, 3)
+
+
+def test_graph_rejects_non_dense_shapes(small):
+    small["input_shape"] = [28, 28]
+    with pytest.raises(ValueError, match="dense"):
+        F.graph_elements(small)
+
+
+# -- the panels' callbacks, called directly with a fake run cache ---------------------
+SESSION = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def fake_runs(monkeypatch, small):
+    """components.runs replaced by an in-memory one holding ``small``."""
+    store = {SESSION: small}
+    fake = types.ModuleType("components.runs")
+    fake.get_snapshot = lambda session_id: store.get(session_id)
+    monkeypatch.setitem(sys.modules, "components.runs", fake)
+    return store
+
+
+def version(n=1):
+    return {"session": SESSION, "version": n}
+
+
+def test_graph_refresh_callback_draws_the_snapshot(fake_runs, small):
+    from components import network_graph as ng
+    elements, summary, options, layout = ng.refresh_graph(version(), {}, 256)
+    assert elements == F.graph_elements(small)
+    assert [li.children for li in summary] == F.graph_summary(small)
+    assert [o["value"] for o in options] == [0, 1, 2]
+    assert layout["name"] == "preset"
+    _, _, _, again = ng.refresh_graph(version(2), {}, 256)
+    assert again == layout  # same neurons: the layout (and the user's zoom) is left alone
+    _, _, _, other = ng.refresh_graph(version(3), {"1": [0]}, 256)
+    assert other != layout
+
+
+def test_graph_refresh_without_a_model(fake_runs):
+    from components import network_graph as ng
+    elements, summary, options, _ = ng.refresh_graph({"session": "f" * 32, "version": 1}, {}, 256)
+    assert elements == [] and options == [] and summary[0].children == ng.NO_MODEL
+    assert ng.refresh_graph(None, {}, 256)[0] == []
+
+
+def test_graph_choice_parsing_and_storing(fake_runs):
+    from components import network_graph as ng
+    assert ng.parse_indices("0-2, 5, 4 - 3", 10) == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(ValueError, match="out of range"):
+        ng.parse_indices("12", 10)
+    with pytest.raises(ValueError, match="not an index"):
+        ng.parse_indices("a", 10)
+    choice, msg = ng.apply_choice(ng.SHOW_INDICES, 1, "0, 2", 16, {}, version())
+    assert choice == {"1": [0, 2]} and msg == ""
+    choice, _ = ng.apply_choice(ng.SHOW_STRONGEST, 0, None, 1, choice, version())
+    assert choice == {"1": [0, 2], "0": 1}
+    elements, *_ = ng.refresh_graph(version(), choice, 256)
+    assert {e["data"]["id"] for e in elements if e.get("classes", "").startswith("neuron")} == \
+        {"n0-1", "n1-0", "n1-2", "n2-0"}
+    _, msg = ng.apply_choice(ng.SHOW_INDICES, 1, "9", 16, {}, version())
+    assert "out of range" in msg
+    assert ng.apply_choice(ng.RESET_NEURONS, None, None, None, choice, version()) == ({}, "")
+
+
+def test_stale_choice_is_ignored_after_the_model_changes(fake_runs):
+    from components import network_graph as ng
+    elements, *_ = ng.refresh_graph(version(), {"1": [0, 99], "9": 4}, 256)
+    assert {e["data"]["id"] for e in elements if e.get("classes") == "neuron hidden"} == {"n1-0"}
+
+
+def test_neuron_panel_shows_bias_gradient_activation_and_weights(fake_runs):
+    from components import network_graph as ng
+    panel = ng.neuron_panel({"id": "n1-2", "layer_position": 1, "index": 2, "kind": "hidden"}, version())
+    text = json.dumps([c.to_plotly_json() for c in panel], default=lambda o: o.to_plotly_json())
+    for expected in ("Layer 1 (Dense 3, Tanh)", "Tanh", "0.03", "0.3", "-3", "0.006", "Incoming weights (2)"):
+        assert expected in text
+
+
+def test_histogram_callback_builds_both_figures(fake_runs, small):
+    from components import histograms as h
+    weights, grads, options = h.refresh_histograms(version(), None)
+    assert len(weights.data) == 2 and len(grads.data) == 2
+    assert [o["value"] for o in options] == [0, 1]
+    weights, grads, _ = h.refresh_histograms(version(), [1])
+    assert len(weights.data) == 1
+    assert weights.layout.annotations[0].text.startswith("Layer 2 (Dense 1, Sigmoid): weights")
+    assert grads.layout.annotations[0].text.startswith("Layer 2 (Dense 1, Sigmoid): gradients")
+    weights, grads, _ = h.refresh_histograms(version(), [])
+    assert len(weights.data) == 0 and "Choose" in weights.layout.annotations[0].text
+    weights, _, options = h.refresh_histograms(None, None)
+    assert options == [] and len(weights.data) == 0
