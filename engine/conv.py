@@ -37,6 +37,8 @@ from .initializers import BIAS_LIKE_WEIGHTS, check_init, initialize
 from .layers import ActivatedLayer, Layer, register_layer
 
 PADDINGS = ("valid", "same")
+# Conv2D works through the batch in pieces whose patch matrix has about this size.
+CHUNK_BYTES = 1 << 21
 
 
 # -- argument checks and geometry ----------------------------------------------
@@ -174,7 +176,7 @@ class Conv2D(_Window, ActivatedLayer):
         return super().build(input_shape, rng, dtype)
 
     def _im2col(self, xp: np.ndarray) -> np.ndarray:
-        """All patches of the padded batch ``xp`` as rows: ``(n * out_h * out_w, kh * kw * c)``,
+        """All patches of the padded images ``xp`` as rows: ``(n * out_h * out_w, kh * kw * c)``,
         each row ordered ``(p, q, c)`` like ``W``'s first three axes."""
         kh, kw = self.kernel_size
         sh, sw = self.strides
@@ -183,37 +185,53 @@ class Conv2D(_Window, ActivatedLayer):
         # ... reordered to (n, out_h, out_w, kh, kw, c); the reshape makes the one copy.
         return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * xp.shape[3])
 
+    def _chunks(self, n: int, itemsize: int):
+        """Slices of the batch whose patch matrix stays small (about ``CHUNK_BYTES``),
+        so that it is still in the cache when the matrix products read it."""
+        kh, kw = self.kernel_size
+        row_bytes = kh * kw * self.input_shape[2] * itemsize
+        per_image = max(1, CHUNK_BYTES // (self.out_h * self.out_w * row_bytes))
+        return [slice(i, min(i + per_image, n)) for i in range(0, n, per_image)]
+
     def forward(self, x, training=True):
         _check_batch(self, x)
-        xp = self._pad(x)
-        self._xp_shape = xp.shape
-        cols = self._im2col(xp)                                   # (m, kh*kw*c), m = n*out_h*out_w
-        u = cols @ self.W.reshape(-1, self.filters)               # (m, filters)
-        if self.use_bias:
-            u += self.b
-        self._cols = cols if training else None
-        return self.activate(u.reshape(x.shape[0], self.out_h, self.out_w, self.filters))
+        xp = self._pad(x)                                         # (n, h + pads, w + pads, c)
+        W = self.W.reshape(-1, self.filters)                      # (kh*kw*c, filters)
+        u = np.empty((x.shape[0], self.out_h, self.out_w, self.filters), dtype=np.result_type(xp, W))
+        for s in self._chunks(x.shape[0], xp.itemsize):
+            us = u[s].reshape(-1, self.filters)                   # (images*out_h*out_w, filters), a view
+            np.matmul(self._im2col(xp[s]), W, out=us)
+            if self.use_bias:
+                us += self.b
+        self._xp = xp if training else None
+        return self.activate(u)
 
     def backward(self, grad, need_input_grad=True, from_preactivation=False):
-        if self._cols is None:
+        if self._xp is None:
             raise ValueError("Conv2D.backward needs a forward pass with training=True first")
-        gu = self.activation_backward(grad, from_preactivation).reshape(-1, self.filters)   # (m, filters)
-        np.matmul(self._cols.T, gu, out=self.grad_W.reshape(-1, self.filters))
+        xp, F = self._xp, self.filters
+        gu = np.ascontiguousarray(self.activation_backward(grad, from_preactivation))   # (n, out_h, out_w, F)
+        W = self.W.reshape(-1, F)
+        gW = self.grad_W.reshape(-1, F)                           # a view: filled in place
+        gW[...] = 0
+        gxp = np.zeros(xp.shape, dtype=gu.dtype) if need_input_grad else None
+        kh, kw = self.kernel_size
+        for s in self._chunks(xp.shape[0], xp.itemsize):
+            cols = self._im2col(xp[s])                            # recomputed: cheaper than keeping it
+            g = gu[s].reshape(-1, F)
+            gW += cols.T @ g                                      # dL/dW = patches^T . dL/du
+            if need_input_grad:
+                gcols = (g @ W.T).reshape(-1, self.out_h, self.out_w, kh, kw, xp.shape[3])
+                # col2im: every patch entry adds its gradient back onto the pixel it was copied from.
+                gs = gxp[s]
+                for p in range(kh):
+                    for q in range(kw):
+                        gs[self._at(p, q)] += gcols[:, :, :, p, q, :]
         if self.use_bias:
-            gu.sum(axis=0, out=self.grad_b)
+            gu.reshape(-1, F).sum(axis=0, out=self.grad_b)
         else:
             self.grad_b[...] = 0
-        if not need_input_grad:
-            return None
-        kh, kw = self.kernel_size
-        n, c = self._xp_shape[0], self._xp_shape[3]
-        gcols = (gu @ self.W.reshape(-1, self.filters).T).reshape(n, self.out_h, self.out_w, kh, kw, c)
-        # col2im: every patch entry adds its gradient back onto the pixel it was copied from.
-        gxp = np.zeros(self._xp_shape, dtype=gcols.dtype)
-        for p in range(kh):
-            for q in range(kw):
-                gxp[self._at(p, q)] += gcols[:, :, :, p, q, :]
-        return self._unpad(gxp)
+        return self._unpad(gxp) if need_input_grad else None
 
     def set_keras_weights(self, arrays):
         if not self.use_bias:
