@@ -1,10 +1,13 @@
 """Forward + backward time of one LSTM(64) layer, ours (NumPy) against torch.nn.LSTM.
 
-Sequences of 100 steps, batch 64, 32 input features, float32; both run in the
-same process, torch on 2 threads. Prints the mean time per forward+backward of
-each and the ratio ours / torch.
+Sequences of 100 steps, batch 64, 32 input features, float32, the gradient
+flowing in at the last output (``return_sequences=False``), input gradient
+computed. Both run in the same process, torch on 2 threads
+(``torch.set_num_threads(2)``, ``batch_first=True``); the repeats alternate
+between the two so that a busy machine slows both alike. Prints the mean and
+median time per forward+backward of each and the ratios ours / torch.
 
-    python bench/bench_lstm.py [--repeats 20]
+    python bench/bench_lstm.py [--repeats 30]
 """
 from __future__ import annotations
 
@@ -21,24 +24,20 @@ from engine.model import Sequential  # noqa: E402
 from engine.recurrent import LSTM  # noqa: E402
 
 BATCH, STEPS, FEATURES, UNITS = 64, 100, 32, 64
+WARMUP = 3
 
 
-def time_ours(x: np.ndarray, g: np.ndarray, repeats: int) -> float:
+def make_ours(x: np.ndarray, g: np.ndarray):
     layer = LSTM(UNITS)
     Sequential([layer], input_shape=(STEPS, FEATURES), dtype="float32", seed=0)
-    for _ in range(3):  # warm-up
-        layer.forward(x)
-        layer.backward(g)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+
+    def run():
         layer.forward(x, training=True)
         layer.backward(g, need_input_grad=True)
-        times.append(time.perf_counter() - t0)
-    return float(np.mean(times))
+    return run
 
 
-def time_torch(x: np.ndarray, g: np.ndarray, repeats: int) -> float:
+def make_torch(x: np.ndarray, g: np.ndarray):
     import torch
     torch.set_num_threads(2)
     torch.manual_seed(0)
@@ -47,35 +46,44 @@ def time_torch(x: np.ndarray, g: np.ndarray, repeats: int) -> float:
     gt = torch.tensor(g)
 
     def run():
-        out, _ = lstm(xt)
-        out[:, -1].backward(gt)
-
-    for _ in range(3):
-        run()
-    times = []
-    for _ in range(repeats):
         lstm.zero_grad()
         xt.grad = None
-        t0 = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t0)
-    return float(np.mean(times))
+        out, _ = lstm(xt)
+        out[:, -1].backward(gt)
+    return run
 
 
-def main(argv=None) -> None:
+def timed(run) -> float:
+    t0 = time.perf_counter()
+    run()
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(BATCH, STEPS, FEATURES)).astype(np.float32)
     g = rng.normal(size=(BATCH, UNITS)).astype(np.float32)
-    ours = time_ours(x, g, args.repeats)
-    theirs = time_torch(x, g, args.repeats)
+    ours, theirs = make_ours(x, g), make_torch(x, g)
+    for _ in range(WARMUP):
+        ours()
+        theirs()
+    t_ours, t_torch = [], []
+    for _ in range(args.repeats):
+        t_ours.append(timed(ours))
+        t_torch.append(timed(theirs))
+    res = {"ours_mean": np.mean(t_ours), "torch_mean": np.mean(t_torch),
+           "ours_median": np.median(t_ours), "torch_median": np.median(t_torch)}
     print(f"LSTM({UNITS}), batch {BATCH}, {STEPS} steps, {FEATURES} features, float32, "
-          f"forward+backward, mean of {args.repeats}")
-    print(f"  engine (NumPy): {ours * 1e3:8.2f} ms")
-    print(f"  torch.nn.LSTM : {theirs * 1e3:8.2f} ms  (torch.set_num_threads(2))")
-    print(f"  ratio ours/torch: {ours / theirs:.2f}x")
+          f"forward+backward, {args.repeats} alternating repeats")
+    print(f"  engine (NumPy) : mean {res['ours_mean'] * 1e3:7.2f} ms   median {res['ours_median'] * 1e3:7.2f} ms")
+    print(f"  torch.nn.LSTM  : mean {res['torch_mean'] * 1e3:7.2f} ms   median {res['torch_median'] * 1e3:7.2f} ms"
+          f"   (2 threads)")
+    print(f"  ratio ours/torch: {res['ours_mean'] / res['torch_mean']:.2f}x (means), "
+          f"{res['ours_median'] / res['torch_median']:.2f}x (medians)")
+    return res
 
 
 if __name__ == "__main__":

@@ -190,7 +190,8 @@ class _Recurrent(Layer):
 
     A subclass sets ``gates`` (blocks of ``units`` columns in W, U, b) and
     implements ``_scan(XW, M)`` (forward over time) and ``_scan_back(dH)``
-    (backward over time, returning ``dZ``, the gradient of the pre-activations
+    (backward over time from the gradients ``dH`` of every output, or None
+    when only the last output ``dh_last`` was used; returns ``dZ``, the gradient of the pre-activations
     ``z_t = x_t W + h_{t-1} U + b`` for every step).
     """
 
@@ -261,11 +262,10 @@ class _Recurrent(Layer):
     def backward(self, grad, need_input_grad=True):
         T, B = self._H.shape[0] - 1, self._H.shape[1]
         if self.return_sequences:
-            dH = grad.transpose(1, 0, 2)               # (T, B, units): gradient of each output
+            dH, dh_last = grad.transpose(1, 0, 2), np.zeros((B, self.units), dtype=grad.dtype)
         else:
-            dH = np.zeros((T, B, self.units), dtype=grad.dtype)
-            dH[-1] = grad
-        dZ = self._scan_back(dH)                       # (T, B, gates * units)
+            dH, dh_last = None, np.array(grad, dtype=self.W.dtype)   # only the last output is used
+        dZ = self._scan_back(dH, dh_last)              # (T, B, gates * units)
         dZ2 = dZ.reshape(T * B, -1)
         np.matmul(self._H[:-1].reshape(T * B, self.units).T, dZ2, out=self.grad_U)
         np.matmul(self._xs.T, dZ2, out=self.grad_W)
@@ -280,7 +280,7 @@ class _Recurrent(Layer):
     def _scan(self, XW, M):
         raise NotImplementedError
 
-    def _scan_back(self, dH):
+    def _scan_back(self, dH, dh_last):
         raise NotImplementedError
 
     def get_config(self):
@@ -328,13 +328,14 @@ class SimpleRNN(_Recurrent):
         self._Z = XW
         return H
 
-    def _scan_back(self, dH):
-        T = dH.shape[0]
+    def _scan_back(self, dH, dh_last):
+        T = self._Z.shape[0]
         dZ = np.empty_like(self._Z)
-        dh = np.zeros_like(dH[0])
+        dh = dh_last
         M = self._M
         for t in range(T - 1, -1, -1):
-            dh = dh + dH[t]
+            if dH is not None:
+                dh = dh + dH[t]
             if M is None:
                 dnew, carry = dh, None
             else:
@@ -426,19 +427,20 @@ class LSTM(_Recurrent):
         self._G, self._C, self._TC = G, C, TC
         return H
 
-    def _scan_back(self, dH):
-        T, B, n = dH.shape
+    def _scan_back(self, dH, dh_last):
         G, C, TC, M = self._G, self._C, self._TC, self._M
+        T, B, n = TC.shape
         # Derivatives of the gates wrt their pre-activations, for all steps at once.
         D = G * (1 - G)
         D[:, :, 2 * n:3 * n] = 1 - G[:, :, 2 * n:3 * n] ** 2
         K = G[:, :, 3 * n:] * (1 - TC * TC)                # d c_t / d h_t path: o (1 - tanh^2 c)
         dZ = np.empty_like(G)
-        dh = np.zeros((B, n), dtype=dH.dtype)
-        dc = np.zeros((B, n), dtype=dH.dtype)
+        dh = dh_last                                        # d h_t, updated in place
+        dc = np.zeros((B, n), dtype=G.dtype)                # d c_t
         Ut = np.ascontiguousarray(self.U.T)
         for t in range(T - 1, -1, -1):
-            dh += dH[t]
+            if dH is not None:
+                dh += dH[t]
             if M is not None:
                 m = M[t]
                 dh_carry, dc_carry = dh * ~m, dc * ~m
