@@ -23,6 +23,9 @@ matrix product ``cols @ W.reshape(kh * kw * C, filters)``. The backward pass is
 two more products, ``cols.T @ grad`` for ``W`` and ``grad @ W.T`` for the
 patches, whose gradients are then added back onto the pixels they came from
 (col2im: one strided addition per kernel offset, ``kh * kw`` in all).
+The batch is processed a few images at a time (``CHUNK_BYTES`` of patches):
+the patch matrix is then still in the CPU cache when the product reads it, and
+memory stays small; backward rebuilds the patches rather than keeping them.
 """
 from __future__ import annotations
 
