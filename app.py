@@ -60,8 +60,8 @@ def serve_layout() -> html.Div:
             html.Aside(controls.layout(), className="sidebar"),
             html.Div([
                 training.layout(),
-                html.Div(network_graph.layout(), className="card panel-card"),
-                html.Div(histograms.layout(), className="card panel-card"),
+                network_graph.layout(),
+                histograms.layout(),
             ], className="workspace"),
         ], className="app-main"),
     ], className="app")

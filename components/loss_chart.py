@@ -24,16 +24,17 @@ LOSS_GRAPH = "loss-graph"
 ACCURACY_GRAPH = "accuracy-graph"
 ACCURACY_WRAP = "accuracy-wrap"
 
-TRAIN_COLOR = "#4f46e5"
-VAL_COLOR = "#f97316"
-BATCH_COLOR = "rgba(79, 70, 229, 0.28)"
+TRAIN_COLOR = "#2563eb"
+VAL_COLOR = "#ea580c"
+BATCH_COLOR = "rgba(37, 99, 235, 0.25)"
 MAX_BATCH_POINTS = 1000
 
 
 class BatchTrace:
     """Per-batch losses at fractional-epoch positions, at most ``limit`` points:
     when full, every other point is dropped and only every ``stride``-th batch
-    is kept from then on, so the trace stays even over the whole run."""
+    is kept from then on, so the trace stays even over the whole run. Meant for
+    one run (a new one starts a new trace)."""
 
     def __init__(self, limit: int = MAX_BATCH_POINTS, x: Optional[list] = None, y: Optional[list] = None,
                  stride: int = 1):
@@ -50,11 +51,17 @@ class BatchTrace:
         self.x.append(round(float(x), 4))
         self.y.append(float(y))
         if len(self.x) > self.limit:
-            self.x, self.y = self.x[::2], self.y[::2]
+            # kept batches are numbers stride, 2*stride, ...: keep the multiples of 2*stride
+            self.x, self.y = self.x[1::2], self.y[1::2]
             self.stride *= 2
 
     def to_dict(self) -> dict[str, Any]:
         return {"x": self.x, "y": self.y, "stride": self.stride}
+
+
+def _mode(n: int) -> str:
+    """Markers at epoch ends while they can be told apart, a plain line after that."""
+    return "lines+markers" if n <= 60 else "lines"
 
 
 def _finite(values: list) -> list:
@@ -98,11 +105,11 @@ def loss_figure(live: Optional[dict]) -> go.Figure:
         fig.add_trace(go.Scattergl(x=trace["x"], y=_finite(trace["y"]), mode="lines", name="batch",
                                    line={"color": BATCH_COLOR, "width": 1}, hoverinfo="skip"))
     first = int(history.get("first_epoch", 1))
-    fig.add_trace(go.Scatter(x=list(range(first, first + len(train))), y=_finite(train), mode="lines+markers", name="training",
+    fig.add_trace(go.Scatter(x=list(range(first, first + len(train))), y=_finite(train), mode=_mode(len(train)), name="training",
                              line={"color": TRAIN_COLOR, "width": 2.5}, marker={"size": 5},
                              hovertemplate="%{y:.4g}"))
     if val:
-        fig.add_trace(go.Scatter(x=list(range(first, first + len(val))), y=_finite(val), mode="lines+markers",
+        fig.add_trace(go.Scatter(x=list(range(first, first + len(val))), y=_finite(val), mode=_mode(len(val)),
                                  name="validation", line={"color": VAL_COLOR, "width": 2.5}, marker={"size": 5},
                                  hovertemplate="%{y:.4g}"))
     return fig
@@ -119,11 +126,11 @@ def accuracy_figure(live: Optional[dict]) -> go.Figure:
     if not train:
         return fig
     first = int(history.get("first_epoch", 1))
-    fig.add_trace(go.Scatter(x=list(range(first, first + len(train))), y=[100 * a for a in train], mode="lines+markers",
+    fig.add_trace(go.Scatter(x=list(range(first, first + len(train))), y=[100 * a for a in train], mode=_mode(len(train)),
                              name="training", line={"color": TRAIN_COLOR, "width": 2.5}, marker={"size": 5},
                              hovertemplate="%{y:.1f}%"))
     if val:
-        fig.add_trace(go.Scatter(x=list(range(first, first + len(val))), y=[100 * a for a in val], mode="lines+markers",
+        fig.add_trace(go.Scatter(x=list(range(first, first + len(val))), y=[100 * a for a in val], mode=_mode(len(val)),
                                  name="validation", line={"color": VAL_COLOR, "width": 2.5}, marker={"size": 5},
                                  hovertemplate="%{y:.1f}%"))
     return fig

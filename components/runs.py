@@ -94,11 +94,13 @@ def clear(session_id: str) -> None:
 
 # -- the Stop flag ------------------------------------------------------------------
 def request_stop(session_id: str) -> None:
-    cache.set(_key("stop", session_id), True, timeout=600)
+    """Raise the Stop flag; its value is when it was raised (time.time())."""
+    cache.set(_key("stop", session_id), time.time(), timeout=600)
 
 
-def stop_requested(session_id: str) -> bool:
-    return bool(cache.get(_key("stop", session_id)))
+def stop_requested(session_id: str) -> Optional[float]:
+    """When Stop was asked for (time.time()), or None."""
+    return cache.get(_key("stop", session_id))
 
 
 def clear_stop(session_id: str) -> None:

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 # -- ids ------------------------------------------------------------------------------
 LIVE = "train-live"              # dcc.Store: the run's live state (see loss_chart for its history part)
+RESULT = "train-result"          # dcc.Store: when the last run ended. Everything the page shows goes through
+                                 # the progress outputs: the renderer holds back callbacks downstream of a
+                                 # running callback's own outputs, so LIVE and SNAPSHOT_VERSION must not be one.
 TRAIN = "train-button"
 STOP = "stop-button"
 RESET = "reset-button"
@@ -137,17 +140,23 @@ def _join_history(before: dict, run: dict) -> dict:
 
 
 # -- the training job ------------------------------------------------------------------------
+def _same_snapshot(session_id: str) -> dict:
+    """A SNAPSHOT_VERSION value that makes the panels re-read whatever snapshot is there.
+    (Progress outputs cannot carry no_update.)"""
+    return {"session": session_id, "version": runs.new_version()}
+
+
 def _live(state: str, message: str, **extra: Any) -> dict:
     return {"state": state, "message": message, **extra}
 
 
-def run_training(set_progress, session_id: str, config: dict) -> tuple[dict, dict]:
-    """Train this tab's model as ``config`` says. Returns (live, snapshot version)."""
+def run_training(set_progress, session_id: str, config: dict) -> tuple[dict, Any]:
+    """Train this tab's model as ``config`` says. Returns the final (live, snapshot version)."""
     runs.clear_stop(session_id)
     try:
         ds, facts = load_data(config, session_id)
     except datasets.DatasetUnavailableError as exc:
-        return _live("error", str(exc)), no_update
+        return _live("error", str(exc)), _same_snapshot(session_id)
     n_inputs, n_outputs = facts["n_features"], controls.output_size(facts, config["model"]["loss"])
     kwargs = controls.ffnn_kwargs(config, n_inputs, n_outputs)
     key = controls.dataset_key(config["dataset"])
@@ -171,7 +180,7 @@ def run_training(set_progress, session_id: str, config: dict) -> tuple[dict, dic
     offset = model.epochs_trained
     trace = loss_chart.BatchTrace()
     clock = {"start": time.perf_counter(), "published": 0.0, "stop_checked": 0.0, "samples": 0}
-    stop = {"requested": False}
+    stop: dict[str, Any] = {"requested": False}
 
     def publish(state: str, message: str, run_history: dict, epoch: int, batch: int) -> dict:
         snapshot = model.snapshot()
@@ -191,8 +200,11 @@ def run_training(set_progress, session_id: str, config: dict) -> tuple[dict, dic
             trace.add(offset + logs["epoch"] - 1 + logs["batch"] / logs["batches"], logs["loss"])
         if now - clock["stop_checked"] >= STOP_CHECK_S:
             clock["stop_checked"] = now
-            if runs.stop_requested(session_id):
-                stop["requested"] = m.stop_training = True
+            asked = runs.stop_requested(session_id)
+            if asked is not None:
+                m.stop_training = True
+                stop["requested"] = True
+                stop["latency_s"] = max(time.time() - asked, 0.0)
         if now - clock["published"] >= PUBLISH_S:
             clock["published"] = now
             set_progress(publish("running", f"{note}: training", logs["history"], logs["epoch"], logs["batch"]))
@@ -215,6 +227,9 @@ def run_training(set_progress, session_id: str, config: dict) -> tuple[dict, dic
     runs.put_model(session_id, buffer.getvalue(), key, full,
                    filename=f"backprop-studio-{ds.name}-e{model.epochs_trained}.npz")
     live, version = publish(state, message, run_history, len(run_history["train_loss"]), n_batches)
+    if stop["requested"]:
+        live["stop_latency_s"] = stop["latency_s"]
+        log.info("stop flag seen %.3f s after it was raised", stop["latency_s"])
     runs.clear_stop(session_id)
     return live, version
 
@@ -231,7 +246,7 @@ def _bar(bar_id: str, text_id: str, label: str) -> html.Div:
 def layout() -> html.Div:
     """Buttons, progress, status, the charts, and the model file controls."""
     return html.Div([
-        dcc.Store(id=LIVE),
+        dcc.Store(id=LIVE), dcc.Store(id=RESULT),
         dcc.Download(id=DOWNLOAD),
         html.Div([
             html.Fieldset([
@@ -261,7 +276,7 @@ dash.clientside_callback(
 
 
 @dash.callback(
-    Output(LIVE, "data"), Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
+    Output(RESULT, "data"),
     Input(TRAIN, "n_clicks"), State(ids.SESSION, "data"), State(controls.CONFIG, "data"),
     background=True,
     progress=[Output(LIVE, "data"), Output(ids.SNAPSHOT_VERSION, "data")],
@@ -275,16 +290,19 @@ def train(set_progress, n_clicks, session_id, config):
     if not n_clicks:
         raise PreventUpdate
     if not runs.valid_session(session_id):
-        return _live("error", "The page has no session yet; reload it."), no_update
-    if not config:
-        return _live("error", "Fix the fields marked in red first."), no_update
-    try:
-        return run_training(set_progress, session_id, config)
-    except (ValueError, ModelFileError) as exc:
-        return _live("error", str(exc)), no_update
-    except Exception as exc:  # the page shows a message, the log keeps the traceback
-        log.error("training failed:\n%s", traceback.format_exc())
-        return _live("error", f"Training failed: {type(exc).__name__}: {exc}"), no_update
+        set_progress([_live("error", "The page has no session yet; reload it."), None])
+    elif not config:
+        set_progress([_live("error", "Fix the fields marked in red first."), _same_snapshot(session_id)])
+    else:
+        try:
+            set_progress(list(run_training(set_progress, session_id, config)))
+        except (ValueError, ModelFileError) as exc:
+            set_progress([_live("error", str(exc)), _same_snapshot(session_id)])
+        except Exception as exc:  # the page shows a message, the log keeps the traceback
+            log.error("training failed:\n%s", traceback.format_exc())
+            set_progress([_live("error", f"Training failed: {type(exc).__name__}: {exc}"),
+                          _same_snapshot(session_id)])
+    return time.time()
 
 
 @dash.callback(Output(STOP_NOTE, "children"), Input(STOP, "n_clicks"), State(ids.SESSION, "data"),

@@ -1,0 +1,181 @@
+"""Fixtures for the dashboard tests: a real app server, a headless Chromium, and
+for Celery mode a real redis-server and a real Celery worker.
+
+Every process is started here on a free port with its own state folder and is
+stopped by its own handle when the session ends.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+START_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _log_tail(path: Path, n: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+def _wait_for_http(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the app exited with code {proc.returncode}:\n{_log_tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    raise RuntimeError(f"the app did not answer at {url} within {START_TIMEOUT_S} s:\n{_log_tail(log)}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def app_env(state_dir: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("REDIS_URL", None)
+    env.update(BACKPROP_STATE_DIR=str(state_dir), BACKPROP_DATA_DIR=str(DATA_DIR), PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+@contextmanager
+def running_app(folder: Path, **extra_env: str):
+    """``python app.py`` on a free port; yields its URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = folder / "app.log"
+    env = app_env(folder / "state", HOST="127.0.0.1", PORT=str(port), **extra_env)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_for_http(url, proc, log)
+        yield url
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """The dashboard in its embedded mode (DiskcacheManager, filesystem run cache)."""
+    with running_app(tmp_path_factory.mktemp("app")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A throwaway redis-server on a free port (no persistence)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    import redis
+
+    folder = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                    "--daemonize", "yes", "--dir", str(folder), "--logfile", str(folder / "redis.log"),
+                    "--pidfile", str(folder / "redis.pid")], check=True)
+    client = redis.Redis(host="127.0.0.1", port=port)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start:\n{_log_tail(folder / 'redis.log')}")
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        try:
+            client.shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # it went away, as asked
+
+
+@pytest.fixture(scope="session")
+def celery_worker(redis_url, tmp_path_factory):
+    """``celery -A app:celery_app worker`` against the test Redis; its output goes to worker.log."""
+    folder = tmp_path_factory.mktemp("celery")
+    log = folder / "worker.log"
+    env = app_env(folder / "state", REDIS_URL=redis_url)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "app:celery_app", "worker",
+                                 "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle"],
+                                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while " ready." not in log.read_text(errors="replace"):
+            if proc.poll() is not None:
+                raise RuntimeError(f"the Celery worker exited with code {proc.returncode}:\n{_log_tail(log)}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery worker did not get ready:\n{_log_tail(log)}")
+            time.sleep(0.1)
+        yield log
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def celery_app_server(redis_url, celery_worker, tmp_path_factory):
+    """The dashboard with REDIS_URL set: training runs on the Celery worker."""
+    with running_app(tmp_path_factory.mktemp("app-celery"), REDIS_URL=redis_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser tab (own context: own sessionStorage, own session id) that accepts downloads."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1440, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

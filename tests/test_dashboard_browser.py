@@ -1,0 +1,277 @@
+"""The user's journey through the dashboard in headless Chromium.
+
+Every wait waits for something the user would see (a status, a message, a
+chart's points, a graph's edges), never for a fixed time.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from engine import FFNN
+
+pytestmark = pytest.mark.browser
+
+RUN_TIMEOUT_MS = 90_000
+EPOCHS = 12
+
+
+def open_dashboard(page, url: str) -> None:
+    page.goto(url)
+    expect(page.locator("#train-button")).to_be_enabled(timeout=30_000)
+
+
+def set_field(page, name: str, value) -> None:
+    page.fill(f"#ctl-{name}", str(value))
+
+
+def choose(page, dropdown_id: str, option: str) -> None:
+    page.click(f"#{dropdown_id}")
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def status(page):
+    return page.locator("#train-status")
+
+
+def training_points(page) -> int:
+    return page.evaluate("""() => {
+        const g = document.querySelector('#loss-graph .js-plotly-plot');
+        const t = ((g && g.data) || []).find(t => t.name === 'training');
+        return t ? t.x.length : 0;
+    }""")
+
+
+def wait_for_points(page, n: int) -> None:
+    page.wait_for_function("""n => {
+        const g = document.querySelector('#loss-graph .js-plotly-plot');
+        const t = ((g && g.data) || []).find(t => t.name === 'training');
+        return t && t.x.length === n;
+    }""", arg=n, timeout=RUN_TIMEOUT_MS)
+
+
+def graph_weights(page) -> dict[str, float]:
+    """Edge id -> w of every edge the network graph draws."""
+    return page.evaluate("""() => {
+        const cy = window.backpropGraph && window.backpropGraph.cy();
+        const out = {};
+        if (cy) { cy.edges().forEach(e => { out[e.id()] = e.data('w'); }); }
+        return out;
+    }""")
+
+
+def wait_for_graph(page, edge_id: str) -> None:
+    page.wait_for_function("id => window.backpropGraph && window.backpropGraph.edgePoint(id)", arg=edge_id,
+                           timeout=RUN_TIMEOUT_MS)
+
+
+# A point on the edge where Cytoscape's hit test finds that edge, also one
+# pixel around it (backpropGraph.edgePoint may pick a point where two edges cross).
+CLEAR_EDGE_POINT = """id => {
+    const cy = window.backpropGraph.cy();
+    const edge = cy.getElementById(id);
+    const box = document.getElementById('network-graph').getBoundingClientRect();
+    const s = edge.source().renderedPosition(), t = edge.target().renderedPosition();
+    const r = cy.renderer();
+    const hits = (x, y) => {
+        const m = r.projectIntoViewport(x, y);
+        const hit = r.findNearestElement(m[0], m[1], true, false);
+        return hit && hit.id() === id;
+    };
+    for (let k = 0; k <= 40; k++) {
+        const f = 0.5 + (k % 2 ? 1 : -1) * Math.ceil(k / 2) * 0.01;
+        const x = box.left + s.x + (t.x - s.x) * f, y = box.top + s.y + (t.y - s.y) * f;
+        if ([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]].every(([dx, dy]) => hits(x + dx, y + dy))) {
+            return {x: x, y: y};
+        }
+    }
+    return null;
+}"""
+
+
+def click_edge(page, edge_id: str) -> dict:
+    """Click an edge as a user would; return the graph's readout of it."""
+    page.locator("#network-graph").scroll_into_view_if_needed()
+    wait_for_graph(page, edge_id)
+    point = page.evaluate(CLEAR_EDGE_POINT, edge_id)
+    assert point, f"no point on {edge_id} is clear of other edges"
+    page.mouse.click(point["x"], point["y"])
+    page.wait_for_function("id => { try { const r = JSON.parse(document.getElementById('edge-label-readout')"
+                           ".textContent); return r.id === id && r.shown; } catch (e) { return false; } }",
+                           arg=edge_id)
+    return json.loads(page.locator("#edge-label-readout").text_content())
+
+
+def file_weight(model: FFNN, edge_id: str) -> float:
+    """``w{p}-{i}-{j}`` is W[i, j] of the p-th dense layer (p = 1 is the first)."""
+    p, i, j = map(int, edge_id[1:].split("-"))
+    return float(model.layers[p - 1].W[i, j])
+
+
+def journey(page, url: str, tmp_path) -> None:
+    open_dashboard(page, url)
+
+    # Two hidden layers: add a third row, remove it again, and resize the first.
+    rows = page.locator(".layer-row")
+    expect(rows).to_have_count(2)
+    page.click("#ctl-add-layer")
+    expect(rows).to_have_count(3)
+    rows.nth(2).locator(".btn-icon").click()
+    expect(rows).to_have_count(2)
+    rows.nth(0).locator("input[type=number]").fill("6")
+    expect(page.locator("#ctl-io-info")).to_contain_text("2 inputs")
+    expect(page.locator("#ctl-io-info")).to_contain_text("6 → 8")
+
+    # A bad value: its message beside the field, and Train disabled until it is fixed.
+    set_field(page, "learning_rate", "-1")
+    expect(page.locator("#ctl-learning_rate-error")).to_have_text("Must be greater than 0")
+    expect(page.locator("#train-button")).to_be_disabled()
+    set_field(page, "learning_rate", "0.01")
+    expect(page.locator("#ctl-learning_rate-error")).to_have_text("")
+    expect(page.locator("#train-button")).to_be_enabled()
+
+    # Train on moons for EPOCHS epochs: one loss point per epoch.
+    set_field(page, "epochs", EPOCHS)
+    page.click("#train-button")
+    expect(status(page)).to_have_class(re.compile(r"\bstatus-done\b"), timeout=RUN_TIMEOUT_MS)
+    wait_for_points(page, EPOCHS)
+    assert training_points(page) == EPOCHS
+    expect(page.locator("#train-epoch-text")).to_have_text(f"{EPOCHS} / {EPOCHS}")
+
+    # Save: the downloaded file is the engine's model, the graph shows its weights.
+    with page.expect_download() as download:
+        page.click("#model-save")
+    saved = tmp_path / "model.npz"
+    download.value.save_as(saved)
+    model = FFNN.load(saved)
+    assert model.layer_sizes == [2, 6, 8, 2]
+    assert model.epochs_trained == EPOCHS
+    edge = "w2-3-5"
+    readout = click_edge(page, edge)
+    assert readout["w"] == pytest.approx(file_weight(model, edge), rel=1e-6, abs=1e-12)
+    assert readout["label"].startswith(f"w = {file_weight(model, edge):.4g}")
+
+    # Stop a long run midway: it halts soon and keeps what it learned.
+    set_field(page, "epochs", 10000)
+    page.click("#train-button")
+    expect(status(page)).to_have_class(re.compile(r"\bstatus-running\b"), timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#stop-button")).to_be_enabled()
+    page.wait_for_function("() => /^([2-9]|\\d{2,}) \\//.test(document.getElementById('train-epoch-text')"
+                           ".textContent)", timeout=RUN_TIMEOUT_MS)
+    clicked = time.monotonic()
+    page.click("#stop-button")
+    expect(status(page)).to_have_class(re.compile(r"\bstatus-stopped\b"), timeout=10_000)
+    stop_seconds = time.monotonic() - clicked
+    print(f"Stop took effect on the page after {stop_seconds:.2f} s")
+    assert stop_seconds < 3
+    expect(status(page)).to_contain_text("Stopped by you")
+    expect(page.locator("#train-button")).to_be_enabled()
+    assert EPOCHS < training_points(page) < EPOCHS + 10000
+
+    # Load the saved file: the graph shows exactly the saved weights again.
+    page.click("#reset-button")
+    expect(status(page)).to_contain_text("Reset")
+    page.locator("#model-load input[type=file]").set_input_files(str(saved))
+    expect(page.locator("#model-message")).to_contain_text("Loaded model.npz", timeout=30_000)
+    expect(page.locator("#model-message")).to_contain_text(f"{EPOCHS} epochs trained")
+    page.wait_for_function("w => { const cy = window.backpropGraph && window.backpropGraph.cy();"
+                           " return cy && cy.getElementById('w2-3-5').data('w') === w; }",
+                           arg=file_weight(model, edge), timeout=30_000)
+    drawn = graph_weights(page)
+    weights = {e: w for e, w in drawn.items() if e.startswith("w")}
+    assert len(weights) == 2 * 6 + 6 * 8 + 8 * 2
+    for edge_id, w in weights.items():
+        assert w == pytest.approx(file_weight(model, edge_id), rel=1e-6, abs=1e-12), edge_id
+    other = "w1-1-4"
+    readout = click_edge(page, other)
+    assert readout["w"] == pytest.approx(file_weight(model, other), rel=1e-6, abs=1e-12)
+
+
+def test_user_journey_embedded(page, app_server, tmp_path):
+    journey(page, app_server, tmp_path)
+
+
+def test_user_journey_celery(page, celery_app_server, tmp_path):
+    journey(page, celery_app_server, tmp_path)
+    expect(page.locator(".mode-badge")).to_have_text("Celery + Redis")
+
+
+def test_bad_model_file_gets_a_clear_message(page, app_server, tmp_path):
+    open_dashboard(page, app_server)
+    bad = tmp_path / "notes.npz"
+    bad.write_bytes(b"these are not the weights you are looking for")
+    page.locator("#model-load input[type=file]").set_input_files(str(bad))
+    expect(page.locator("#model-message")).to_contain_text("Could not load notes.npz")
+    expect(page.locator("#model-message")).to_contain_text("not a Backprop Studio model file")
+
+
+def test_nan_loss_stops_the_run_and_names_the_learning_rate(page, app_server):
+    open_dashboard(page, app_server)
+    choose(page, "ctl-loss", "Mean squared error")
+    choose(page, "ctl-output-activation", "Linear")
+    choose(page, "ctl-optimizer", "SGD (momentum)")
+    set_field(page, "learning_rate", "10")
+    set_field(page, "epochs", "200")
+    expect(page.locator("#train-button")).to_be_enabled()
+    page.click("#train-button")
+    expect(status(page)).to_have_class(re.compile(r"\bstatus-diverged\b"), timeout=RUN_TIMEOUT_MS)
+    expect(status(page)).to_contain_text("learning rate")
+    expect(status(page)).to_contain_text("10")
+
+
+def test_two_tabs_train_separate_models(browser, app_server):
+    tabs = []
+    for _ in range(2):
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        tabs.append((context, context.new_page()))
+    try:
+        (_, a), (_, b) = tabs
+        open_dashboard(a, app_server)
+        open_dashboard(b, app_server)
+        a.locator(".layer-row").nth(0).locator("input[type=number]").fill("5")
+        set_field(a, "epochs", 400)
+        b.locator(".layer-row").nth(1).locator(".btn-icon").click()
+        expect(b.locator(".layer-row")).to_have_count(1)
+        set_field(b, "epochs", 300)
+        session_a = a.evaluate("() => sessionStorage.getItem('session-id')")
+        session_b = b.evaluate("() => sessionStorage.getItem('session-id')")
+        assert session_a and session_b and session_a != session_b
+        a.click("#train-button")
+        b.click("#train-button")
+        for tab, epochs in ((a, 400), (b, 300)):
+            expect(status(tab)).to_have_class(re.compile(r"\bstatus-done\b"), timeout=RUN_TIMEOUT_MS)
+            wait_for_points(tab, epochs)
+        wait_for_graph(a, "w2-4-7")
+        wait_for_graph(b, "w2-7-1")
+        edges_a, edges_b = graph_weights(a), graph_weights(b)
+        assert sum(e.startswith("w") for e in edges_a) == 2 * 5 + 5 * 8 + 8 * 2
+        assert sum(e.startswith("w") for e in edges_b) == 2 * 8 + 8 * 2
+    finally:
+        for context, _ in tabs:
+            context.close()
+
+
+def test_page_stays_responsive_while_training(page, app_server):
+    """An unrelated callback (typing in the form) answers quickly during a run."""
+    open_dashboard(page, app_server)
+    set_field(page, "epochs", 10000)
+    page.click("#train-button")
+    expect(status(page)).to_have_class(re.compile(r"\bstatus-running\b"), timeout=RUN_TIMEOUT_MS)
+    latencies = []
+    for i in range(20):
+        value = f"0.0{i % 9 + 1}"
+        started = time.monotonic()
+        set_field(page, "l2", "-1" if i % 2 == 0 else value)
+        expected = "Must be at least 0" if i % 2 == 0 else ""
+        expect(page.locator("#ctl-l2-error")).to_have_text(expected)
+        latencies.append(time.monotonic() - started)
+    page.click("#stop-button")
+    expect(status(page)).to_have_class(re.compile(r"\bstatus-stopped\b"), timeout=10_000)
+    p95 = float(np.percentile(latencies, 95))
+    print(f"form validation round trip during training: p95 {p95 * 1000:.0f} ms")
+    assert p95 < 1.0
