@@ -264,12 +264,15 @@ def test_softmax_cce_model_gradients():
 
 
 # -- PyTorch parity -----------------------------------------------------------------------------
-torch = pytest.importorskip("torch")
-TF = torch.nn.functional
+@pytest.fixture(scope="module")
+def torch():
+    return pytest.importorskip("torch")
 
 
 def to_torch(x):
     """NHWC numpy -> NCHW torch leaf tensor that records its gradient."""
+    import torch
+
     return torch.tensor(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), dtype=torch.float64, requires_grad=True)
 
 
@@ -291,7 +294,8 @@ def assert_close(ours, ref, what):
 @pytest.mark.parametrize("padding", ["valid", "same"])
 @pytest.mark.parametrize("strides", [1, 2, (2, 3)])
 @pytest.mark.parametrize("kernel, activation", [(3, "relu"), ((2, 3), "tanh"), ((4, 1), "linear"), (1, "sigmoid")])
-def test_conv_matches_torch(padding, strides, kernel, activation):
+def test_conv_matches_torch(torch, padding, strides, kernel, activation):
+    TF = torch.nn.functional
     rng = np.random.default_rng(5)
     layer = built(Conv2D(5, kernel, strides=strides, padding=padding, activation=activation), (9, 10, 3))
     layer.b = rng.normal(size=5)
@@ -318,7 +322,8 @@ def test_conv_matches_torch(padding, strides, kernel, activation):
     (2, None, "same"), (3, 2, "same"), (3, 1, "same"), ((2, 3), (2, 1), "same"),
 ])
 @pytest.mark.parametrize("kind", ["max", "avg"])
-def test_pooling_matches_torch(kind, pool, strides, padding):
+def test_pooling_matches_torch(torch, kind, pool, strides, padding):
+    TF = torch.nn.functional
     rng = np.random.default_rng(6)
     layer = built((MaxPool2D if kind == "max" else AvgPool2D)(pool, strides=strides, padding=padding), (9, 8, 3))
     x = rng.normal(size=(3, 9, 8, 3))
@@ -343,7 +348,8 @@ def test_pooling_matches_torch(kind, pool, strides, padding):
     assert_close(gx, nhwc(xt.grad), "grad x")
 
 
-def test_max_pool_ties_go_to_the_first_maximum_like_torch():
+def test_max_pool_ties_go_to_the_first_maximum_like_torch(torch):
+    TF = torch.nn.functional
     x = np.zeros((1, 4, 4, 1))
     x[0, 1:3, 1:3, 0] = 1.0        # every 2x2 window (stride 1) overlapping the middle has ties
     layer = built(MaxPool2D(2, strides=1), (4, 4, 1))
@@ -355,7 +361,8 @@ def test_max_pool_ties_go_to_the_first_maximum_like_torch():
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
-def test_global_pooling_matches_torch(kind):
+def test_global_pooling_matches_torch(torch, kind):
+    TF = torch.nn.functional
     rng = np.random.default_rng(7)
     layer = built(GlobalMaxPool2D() if kind == "max" else GlobalAvgPool2D(), (5, 6, 4))
     x = rng.normal(size=(3, 5, 6, 4))
