@@ -1,16 +1,47 @@
-/* Helpers for the network graph (components/network_graph.py), used by browser tests.
+/* The network graph's browser side (components/network_graph.py).
+ *
+ * Clicking an edge toggles the class "labelled" on it (engine.figures.LABELLED_CLASS),
+ * which shows its data(label): "w = ...\ndL/dw = ...". This runs in Cytoscape's own tap
+ * listener, so the label appears on the next frame with no Dash round trip. The
+ * labelled ids outlive graph refreshes: an edge that comes back gets its label again.
  *
  *   backpropGraph.cy()              the Cytoscape instance of the graph (or null)
+ *   backpropGraph.labelled()        ids of the labelled edges, in clicking order
  *   backpropGraph.edgePoint(edgeId) page coordinates {x, y} where a mouse click hits that
- *                                   edge and no other element, or null when none is found
+ *                                   edge, or null when no such point is found (for tests)
  */
 window.backpropGraph = (function () {
     const GRAPH_ID = "network-graph";
+    const LABELLED_CLASS = "labelled";
+    const labelled = new Set();
 
     function cy() {
         const el = document.getElementById(GRAPH_ID);
         return el && el._cyreg ? el._cyreg.cy : null;
     }
+
+    function attach() {
+        const c = cy();
+        if (!c || c.scratch("_backpropGraph")) { return; }
+        c.scratch("_backpropGraph", true);
+        c.on("tap", "edge", function (event) {
+            const edge = event.target;
+            const id = edge.id();
+            if (labelled.has(id)) {
+                labelled.delete(id);
+                edge.removeClass(LABELLED_CLASS);
+            } else {
+                labelled.add(id);
+                edge.addClass(LABELLED_CLASS);
+            }
+        });
+        c.on("add", "edge", function (event) {
+            if (labelled.has(event.target.id())) { event.target.addClass(LABELLED_CLASS); }
+        });
+    }
+
+    // The graph mounts (and may remount) after this script runs: attach to each new instance.
+    setInterval(attach, 250);
 
     function edgePoint(edgeId) {
         const c = cy();
@@ -22,9 +53,12 @@ window.backpropGraph = (function () {
         const t = edge.target().renderedPosition();
         const renderer = c.renderer();
         // Walk along the edge; keep the first point where Cytoscape's own hit test finds it.
-        for (const f of [0.5, 0.4, 0.6, 0.3, 0.7, 0.25, 0.75, 0.2, 0.8, 0.35, 0.65, 0.45, 0.55]) {
-            const x = box.left + s.x + (t.x - s.x) * f;
-            const y = box.top + s.y + (t.y - s.y) * f;
+        const fractions = [0.5];
+        for (let d = 0.025; d < 0.45; d += 0.025) { fractions.push(0.5 - d, 0.5 + d); }
+        for (const f of fractions) {
+            // Whole pixels: a real click lands on one.
+            const x = Math.round(box.left + s.x + (t.x - s.x) * f);
+            const y = Math.round(box.top + s.y + (t.y - s.y) * f);
             const model = renderer.projectIntoViewport(x, y);
             const hit = renderer.findNearestElement(model[0], model[1], true, false);
             if (hit && hit.id() === edgeId) {
@@ -34,5 +68,10 @@ window.backpropGraph = (function () {
         return null;
     }
 
-    return {cy: cy, edgePoint: edgePoint};
+    function labelledIds() {
+        const c = cy();
+        return Array.from(labelled).filter(id => !c || c.getElementById(id).nonempty());
+    }
+
+    return {cy: cy, labelled: labelledIds, edgePoint: edgePoint};
 })();

@@ -54,7 +54,7 @@ def _empty_figure(kind: str, text: str = "No model yet: build a network and star
     """A blank figure with a message (plotly imported lazily, as in engine.figures)."""
     import plotly.graph_objects as go
     fig = go.Figure()
-    title = "Weight distribution" if kind == "params" else "Gradient distribution (latest batch)"
+    title = "Weights" if kind == "params" else "Gradients of the latest batch"
     fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 15}}, template="plotly_white",
                       height=340, margin={"l": 40, "r": 20, "t": 60, "b": 40},
                       xaxis={"visible": False}, yaxis={"visible": False},

@@ -7,13 +7,14 @@ Conventions (for other panels and for browser tests):
   ids follow ``engine.figures`` (edge ``w{p}-{i}-{j}``: ``W[i, j]`` of layer p,
   bias edge ``b{p}-{j}``, neuron ``n{p}-{i}``; p = 0 is the input column).
 * Clicking an edge toggles its label ("w = ...\\ndL/dw = ..." of the latest batch)
-  in the browser, with no server round trip: the ids of the labelled edges are
-  kept in the store ``LABELLED_EDGES`` and shown through one stylesheet rule.
-  The labels follow each refresh; an edge that disappears loses its label.
+  in the browser, with no server round trip: ``assets/graph.js`` toggles the
+  class ``engine.figures.LABELLED_CLASS`` on the edge, and puts it back on an
+  edge that returns after a refresh. Labels follow each refresh (they read
+  ``data(label)``). The labelled ids are mirrored in the store ``LABELLED_EDGES``.
 * ``EDGE_LABEL_READOUT`` (a hidden ``html.Pre``) holds, as JSON, the last edge
   toggled: ``{"id", "shown", "label", "w", "dw", "labelled": [ids]}``.
-* ``assets/graph.js`` defines ``window.backpropGraph.edgePoint(edgeId)``: page
-  coordinates where a mouse click hits that edge (for tests).
+* ``assets/graph.js`` also defines ``window.backpropGraph.edgePoint(edgeId)``:
+  page coordinates where a mouse click hits that edge (for tests).
 """
 from __future__ import annotations
 
@@ -117,37 +118,47 @@ def _layer_options(snapshot: dict) -> list[dict]:
 
 
 def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pair: Any):
-    """Elements, summary, layer options and layout for the latest snapshot."""
+    """Elements, summary, layer options, layout and the pinned neuron choice for
+    the latest snapshot.
+
+    The neurons shown are pinned in the ``NEURON_CHOICE`` store the first time
+    they are picked (``{"sizes": column sizes, "layers": {"p": [indices]}}``), so
+    the graph does not reshuffle while training changes which neurons are the
+    most important; a model of other sizes, or "Reset all layers", picks afresh.
+    """
     snapshot = load_snapshot(version)
     if snapshot is None:
-        return [], [html.Li(NO_MODEL)], [], dash.no_update
+        return [], [html.Li(NO_MODEL)], [], dash.no_update, dash.no_update
     edges = int(edges_per_pair) if isinstance(edges_per_pair, (int, float)) and edges_per_pair >= 0 \
         else figures.DEFAULT_EDGES_PER_PAIR
-    neurons = _valid_choice(snapshot, choice)
+    sizes = _column_sizes(snapshot)
     try:
-        view = figures.graph_view(snapshot, max_edges_per_pair=edges, neurons=neurons)
+        view = figures.graph_view(snapshot, max_edges_per_pair=edges, neurons=_valid_choice(sizes, choice))
     except ValueError as exc:
-        return [], [html.Li(str(exc))], _layer_options(snapshot), dash.no_update
+        return [], [html.Li(str(exc))], _layer_options(snapshot), dash.no_update, dash.no_update
+    pinned = {"sizes": sizes, "layers": {str(p): idx for p, idx in view["shown"].items()}}
     # The layout re-runs (and re-fits) only when the set of shown neurons changes.
     key = json.dumps(view["shown"], sort_keys=True)
     graph_layout = {"name": "preset", "fit": True, "padding": 24, "shown": key}
-    return view["elements"], [html.Li(s) for s in view["summary"]], _layer_options(snapshot), graph_layout
+    return (view["elements"], [html.Li(s) for s in view["summary"]], _layer_options(snapshot), graph_layout,
+            pinned if pinned != choice else dash.no_update)
 
 
 def _column_sizes(snapshot: dict) -> list[int]:
     return [snapshot["input_shape"][0]] + [layer["output_shape"][-1] for layer in snapshot["layers"]]
 
 
-def _valid_choice(snapshot: dict, choice: Optional[dict]) -> dict[int, Any]:
-    """The stored choice, minus layers or indices the current model no longer has."""
-    sizes = _column_sizes(snapshot)
+def _valid_choice(sizes: list[int], choice: Optional[dict]) -> dict[int, Any]:
+    """The stored choice when it was made for a model of these sizes, minus bad entries."""
+    if not choice or choice.get("sizes") != sizes:
+        return {}
     out = {}
-    for key, value in (choice or {}).items():
+    for key, value in choice.get("layers", {}).items():
         p = int(key)
         if not 0 <= p < len(sizes):
             continue
         if isinstance(value, list):
-            value = [i for i in value if 0 <= i < sizes[p]]
+            value = [i for i in value if isinstance(i, int) and 0 <= i < sizes[p]]
             if not value:
                 continue
         out[p] = value
@@ -184,14 +195,13 @@ def parse_indices(text: str, size: int) -> list[int]:
 
 def update_choice(_indices_clicks, _strongest_clicks, _reset_clicks, _submit, layer, text, k,
                   choice, version):
-    """Which neurons each layer shows: ``{position: [indices] or k}``."""
+    """The user's choice of neurons for one layer: indices, the strongest k, or reset."""
     return apply_choice(dash.ctx.triggered_id, layer, text, k, choice, version)
 
 
 def apply_choice(trigger: str, layer: Optional[int], text: Optional[str], k: Any,
                  choice: Optional[dict], version: Optional[dict]):
     """The new neuron choice and a message, after the button ``trigger`` was pressed."""
-    choice = dict(choice or {})
     if trigger == RESET_NEURONS:
         return {}, ""
     if layer is None:
@@ -202,16 +212,17 @@ def apply_choice(trigger: str, layer: Optional[int], text: Optional[str], k: Any
     sizes = _column_sizes(snapshot)
     if not 0 <= layer < len(sizes):
         return dash.no_update, "That layer no longer exists."
+    layers = {str(p): v for p, v in _valid_choice(sizes, choice).items()}
     if trigger == SHOW_STRONGEST:
         if not isinstance(k, (int, float)) or k < 1 or k != int(k):
             return dash.no_update, f"Strongest: a whole number from 1 to {figures.MAX_NEURONS_PER_LAYER}."
-        choice[str(layer)] = min(int(k), figures.MAX_NEURONS_PER_LAYER)
-        return choice, ""
-    try:
-        choice[str(layer)] = parse_indices(text, sizes[layer])
-    except ValueError as exc:
-        return dash.no_update, str(exc)
-    return choice, ""
+        layers[str(layer)] = min(int(k), figures.MAX_NEURONS_PER_LAYER)
+    else:
+        try:
+            layers[str(layer)] = parse_indices(text, sizes[layer])
+        except ValueError as exc:
+            return dash.no_update, str(exc)
+    return {"sizes": sizes, "layers": layers}, ""
 
 
 def _fmt(x: Optional[float]) -> str:
@@ -267,12 +278,12 @@ def _sign_class(x: float) -> str:
 
 dash.callback(
     Output(GRAPH, "elements"), Output(SUMMARY, "children"), Output(LAYER_SELECT, "options"),
-    Output(GRAPH, "layout"),
+    Output(GRAPH, "layout"), Output(NEURON_CHOICE, "data"),
     Input(ids.SNAPSHOT_VERSION, "data"), Input(NEURON_CHOICE, "data"), Input(EDGES_PER_PAIR, "value"),
 )(refresh_graph)
 
 dash.callback(
-    Output(NEURON_CHOICE, "data"), Output(CHOICE_MESSAGE, "children"),
+    Output(NEURON_CHOICE, "data", allow_duplicate=True), Output(CHOICE_MESSAGE, "children"),
     Input(SHOW_INDICES, "n_clicks"), Input(SHOW_STRONGEST, "n_clicks"), Input(RESET_NEURONS, "n_clicks"),
     Input(NEURON_INDICES, "n_submit"),
     State(LAYER_SELECT, "value"), State(NEURON_INDICES, "value"), State(STRONGEST_K, "value"),
@@ -285,37 +296,23 @@ dash.callback(
     Input(GRAPH, "tapNodeData"), Input(ids.SNAPSHOT_VERSION, "data"),
 )(neuron_panel)
 
-# Toggle an edge's label on tap, and drop labels of edges gone after a refresh.
-# Runs in the browser: one stylesheet rule lists the labelled edges.
+# The label itself is toggled by assets/graph.js (a Cytoscape tap listener adds or
+# removes the class figures.LABELLED_CLASS: no server round trip, no restyle of the
+# whole graph). This callback, also in the browser, mirrors the result into the
+# LABELLED_EDGES store and the EDGE_LABEL_READOUT. Only the tap is an Input: a
+# callback that also listened to the elements would wait for every refresh.
 dash.clientside_callback(
     """
-    function(tap, elements, labelled) {
-        const BASE = %s;
+    function(tap) {
         const NU = window.dash_clientside.no_update;
-        const trig = (window.dash_clientside.callback_context.triggered || []).map(t => t.prop_id);
-        let ids = (labelled || []).slice();
-        let readout = NU;
-        if (trig.some(p => p.endsWith('.tapEdgeData')) && tap && tap.id) {
-            const at = ids.indexOf(tap.id);
-            if (at >= 0) { ids.splice(at, 1); } else { ids.push(tap.id); }
-            readout = JSON.stringify({id: tap.id, shown: at < 0, label: tap.%s, w: tap.w, dw: tap.dw,
-                                      labelled: ids});
-        } else {
-            const present = new Set((elements || []).map(e => e.data && e.data.id));
-            const kept = ids.filter(id => present.has(id));
-            if (kept.length === ids.length) { return [NU, NU, NU]; }
-            ids = kept;
-        }
-        let sheet = BASE;
-        if (ids.length) {
-            sheet = BASE.concat([{selector: ids.map(id => 'edge[id = "' + id + '"]').join(', '),
-                                  style: %s}]);
-        }
-        return [sheet, ids, readout];
+        if (!tap || !tap.id || !window.backpropGraph) { return [NU, NU]; }
+        const ids = window.backpropGraph.labelled();
+        const readout = JSON.stringify({id: tap.id, shown: ids.indexOf(tap.id) >= 0, label: tap.%s,
+                                        w: tap.w, dw: tap.dw, labelled: ids});
+        return [ids, readout];
     }
-    """ % (json.dumps(figures.graph_stylesheet()), EDGE_LABEL_FIELD,
-           json.dumps(figures.label_rule(["x"])[0]["style"])),
-    Output(GRAPH, "stylesheet"), Output(LABELLED_EDGES, "data"), Output(EDGE_LABEL_READOUT, "children"),
-    Input(GRAPH, "tapEdgeData"), Input(GRAPH, "elements"), State(LABELLED_EDGES, "data"),
+    """ % EDGE_LABEL_FIELD,
+    Output(LABELLED_EDGES, "data"), Output(EDGE_LABEL_READOUT, "children"),
+    Input(GRAPH, "tapEdgeData"),
     prevent_initial_call=True,
 )

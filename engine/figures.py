@@ -32,8 +32,8 @@ KINDS = {"params": "weights", "grads": "gradients"}
 KIND_COLORS = {"params": "#2563eb", "grads": "#d97706"}
 
 # Graph layout (Cytoscape model coordinates).
-COLUMN_GAP = 260
-ROW_GAP = 34
+COLUMN_GAP = 210
+ROW_GAP = 36
 TITLE_GAP = 46
 POSITIVE_COLOR = "#2563eb"
 NEGATIVE_COLOR = "#ea580c"
@@ -43,6 +43,8 @@ DEFAULT_NEURONS_PER_LAYER = 16
 DEFAULT_EDGES_PER_PAIR = 256
 DEFAULT_MAX_ELEMENTS = 5000
 MAX_NEURONS_PER_LAYER = 128
+# Class of the edges whose label ("w = ...\ndL/dw = ...") is shown; toggled in the browser.
+LABELLED_CLASS = "labelled"
 
 NeuronChoice = Union[int, Sequence[int]]
 
@@ -157,10 +159,10 @@ def distribution_figure(snapshot: Mapping[str, Any], layer_indices: Optional[Seq
     shown = [d for d in data if d["counts"] is not None]
     skipped = [d for d in data if d["counts"] is None]
     what = KINDS[kind]
-    heading = ("Weight distribution" if kind == "params" else "Gradient distribution (latest batch)")
-    heading += " · weight matrices only, biases excluded"
+    heading = ("Weights" if kind == "params" else "Gradients of the latest batch")
+    heading += " <span style='font-size:11px;color:#64748b'>(weight matrices only, biases excluded)</span>"
     rows = max(len(shown), 1)
-    height = 110 + 250 * rows
+    height = 130 + 250 * rows
     titles = []
     for d in shown:
         stats = _stats_line(d)
@@ -196,10 +198,11 @@ def distribution_figure(snapshot: Mapping[str, Any], layer_indices: Optional[Seq
             fig.update_xaxes(visible=False)
             fig.update_yaxes(visible=False)
     fig.update_layout(
-        title={"text": heading, "x": 0.01, "xanchor": "left", "font": {"size": 15}},
+        title={"text": heading, "x": 0.01, "xanchor": "left", "y": 1, "yref": "container", "yanchor": "top",
+               "pad": {"t": 12}, "font": {"size": 15}},
         template="plotly_white", bargap=0, height=height,
         uirevision=f"{kind}:{[d['layer'] for d in data]}",
-        margin={"l": 60, "r": 20, "t": 80, "b": 50 + (30 if skipped and shown else 0)},
+        margin={"l": 60, "r": 20, "t": 100, "b": 50 + (30 if skipped and shown else 0)},
         font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
     )
     return fig
@@ -352,11 +355,13 @@ def graph_view(snapshot: Mapping[str, Any], max_elements: int = DEFAULT_MAX_ELEM
     candidates = [shown[p - 1].size * shown[p].size for p in pairs]
     ks = _edge_budget(candidates, max_edges_per_pair, max_elements - fixed_count())
 
+    # Tall columns get wider gaps, so that the drawing never becomes a thin strip.
+    gap = max(COLUMN_GAP, 0.5 * ROW_GAP * max(s.size for s in shown))
     nodes: list[dict] = []
     edges: list[dict] = []
     for col, idx in zip(cols, shown):
         p, m = col["position"], idx.size
-        x = p * COLUMN_GAP
+        x = p * gap
         top = -(m - 1) / 2 * ROW_GAP
         count = f"{m} of {col['size']:,} shown" if m < col["size"] else f"all {col['size']:,}"
         nodes.append({"data": {"id": f"title{p}", "label": f"{col['title']}\n{count}", "position_": p},
@@ -374,7 +379,7 @@ def graph_view(snapshot: Mapping[str, Any], max_elements: int = DEFAULT_MAX_ELEM
                           "classes": f"neuron {col['kind']}", "grabbable": False})
         if b is not None:
             prev = shown[p - 1]
-            bx = (p - 1) * COLUMN_GAP
+            bx = (p - 1) * gap
             by = (prev.size - 1) / 2 * ROW_GAP + ROW_GAP * 1.3
             nodes.append({"data": {"id": f"bias{p}", "label": "b", "layer_position": p, "kind": "bias"},
                           "position": {"x": bx, "y": by}, "classes": "bias", "grabbable": False})
@@ -465,7 +470,8 @@ def graph_summary(snapshot: Mapping[str, Any], max_elements: int = DEFAULT_MAX_E
 def graph_stylesheet() -> list[dict]:
     """Cytoscape stylesheet: every style is mapped from data fields or classes,
     never from per-element selectors. Edge width follows ``strength`` (|w| relative
-    to the largest shown in its layer pair), colour follows ``sign``."""
+    to the largest shown in its layer pair), colour follows ``sign``; edges with
+    the class ``LABELLED_CLASS`` show their ``label``."""
     font = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
     return [
         {"selector": "node", "style": {"font-family": font, "label": "data(label)", "text-valign": "center",
@@ -480,7 +486,7 @@ def graph_stylesheet() -> list[dict]:
                                             "color": "#475569", "font-style": "italic"}},
         {"selector": "node.layer-title", "style": {"shape": "rectangle", "width": 1, "height": 1,
                                                    "background-opacity": 0, "border-width": 0,
-                                                   "text-wrap": "wrap", "text-max-width": 220, "font-size": 12,
+                                                   "text-wrap": "wrap", "text-max-width": 190, "font-size": 12,
                                                    "font-weight": 600, "color": "#334155", "events": "no",
                                                    "text-valign": "top", "line-height": 1.3}},
         {"selector": "node.input[name]", "style": {"label": "data(name)", "text-halign": "left",
@@ -502,17 +508,9 @@ def graph_stylesheet() -> list[dict]:
         {"selector": "edge[sign < 0]", "style": {"line-color": NEGATIVE_COLOR}},
         {"selector": "edge.bias-edge", "style": {"line-style": "dashed", "line-dash-pattern": [4, 3]}},
         {"selector": "edge:selected", "style": {"opacity": 1, "z-index": 5}},
+        {"selector": f"edge.{LABELLED_CLASS}", "style": {"label": "data(label)", "opacity": 1, "z-index": 20,
+                                                         "text-events": "no"}},
     ]
-
-
-def label_rule(edge_ids: Sequence[str]) -> list[dict]:
-    """The stylesheet rule that shows the labels of the given edges (one rule,
-    whatever their number); empty when there are none."""
-    if not edge_ids:
-        return []
-    selector = ", ".join(f'edge[id = "{e}"]' for e in edge_ids)
-    return [{"selector": selector, "style": {"label": "data(label)", "opacity": 1, "z-index": 20,
-                                             "text-events": "no"}}]
 
 
 # -- neuron panel --------------------------------------------------------------------

@@ -7,6 +7,7 @@ import re
 import sys
 import types
 
+import dash
 import numpy as np
 import pytest
 
@@ -266,10 +267,8 @@ def test_stylesheet_maps_from_data_fields_never_per_element(small):
     assert edge["curve-style"] == "haystack"
     assert "edge[sign > 0]" in selectors and "edge[sign < 0]" in selectors
     assert json.loads(json.dumps(sheet)) == sheet
-    assert F.label_rule([]) == []
-    (rule,) = F.label_rule(["w1-0-1", "b2-0"])
-    assert rule["selector"] == 'edge[id = "w1-0-1"], edge[id = "b2-0"]'
-    assert rule["style"]["label"] == "data(label)"
+    labelled = next(r["style"] for r in sheet if r["selector"] == f"edge.{F.LABELLED_CLASS}")
+    assert labelled["label"] == "data(label)"
 
 
 def test_neuron_details(small):
@@ -314,20 +313,39 @@ def version(n=1):
 
 def test_graph_refresh_callback_draws_the_snapshot(fake_runs, small):
     from components import network_graph as ng
-    elements, summary, options, layout = ng.refresh_graph(version(), {}, 256)
+    elements, summary, options, layout, pinned = ng.refresh_graph(version(), {}, 256)
     assert elements == F.graph_elements(small)
     assert [li.children for li in summary] == F.graph_summary(small)
     assert [o["value"] for o in options] == [0, 1, 2]
     assert layout["name"] == "preset"
-    _, _, _, again = ng.refresh_graph(version(2), {}, 256)
+    assert pinned == {"sizes": [2, 3, 1], "layers": {"0": [0, 1], "1": [0, 1, 2], "2": [0]}}
+    *_, again, repinned = ng.refresh_graph(version(2), pinned, 256)
     assert again == layout  # same neurons: the layout (and the user's zoom) is left alone
-    _, _, _, other = ng.refresh_graph(version(3), {"1": [0]}, 256)
+    assert repinned is dash.no_update
+    *_, other, _ = ng.refresh_graph(version(3), {"sizes": [2, 3, 1], "layers": {"1": [0]}}, 256)
     assert other != layout
+
+
+def test_default_neurons_stay_pinned_while_training_changes_importance(fake_runs):
+    from components import network_graph as ng
+    W = np.full((40, 2), 0.01)
+    W[33] = [5.0, -5.0]
+    fake_runs[SESSION] = dense_snapshot([40, 2, 1], [W, [[1.0], [1.0]]])
+    *_, pinned = ng.refresh_graph(version(1), {}, 256)
+    assert 33 in pinned["layers"]["0"]
+    W2 = np.full((40, 2), 0.01)
+    W2[20] = [9.0, 9.0]  # training made input 20 the strongest
+    fake_runs[SESSION] = dense_snapshot([40, 2, 1], [W2, [[1.0], [1.0]]])
+    elements, *_, again = ng.refresh_graph(version(2), pinned, 256)
+    assert again is dash.no_update
+    assert "n0-33" in {e["data"]["id"] for e in elements} and "n0-20" not in {e["data"]["id"] for e in elements}
+    *_, fresh = ng.refresh_graph(version(3), {}, 256)  # "Reset all layers" picks afresh
+    assert 20 in fresh["layers"]["0"]
 
 
 def test_graph_refresh_without_a_model(fake_runs):
     from components import network_graph as ng
-    elements, summary, options, _ = ng.refresh_graph({"session": "f" * 32, "version": 1}, {}, 256)
+    elements, summary, options, *_ = ng.refresh_graph({"session": "f" * 32, "version": 1}, {}, 256)
     assert elements == [] and options == [] and summary[0].children == ng.NO_MODEL
     assert ng.refresh_graph(None, {}, 256)[0] == []
 
@@ -340,9 +358,9 @@ def test_graph_choice_parsing_and_storing(fake_runs):
     with pytest.raises(ValueError, match="not an index"):
         ng.parse_indices("a", 10)
     choice, msg = ng.apply_choice(ng.SHOW_INDICES, 1, "0, 2", 16, {}, version())
-    assert choice == {"1": [0, 2]} and msg == ""
+    assert choice == {"sizes": [2, 3, 1], "layers": {"1": [0, 2]}} and msg == ""
     choice, _ = ng.apply_choice(ng.SHOW_STRONGEST, 0, None, 1, choice, version())
-    assert choice == {"1": [0, 2], "0": 1}
+    assert choice["layers"] == {"1": [0, 2], "0": 1}
     elements, *_ = ng.refresh_graph(version(), choice, 256)
     assert {e["data"]["id"] for e in elements if e.get("classes", "").startswith("neuron")} == \
         {"n0-1", "n1-0", "n1-2", "n2-0"}
@@ -353,8 +371,10 @@ def test_graph_choice_parsing_and_storing(fake_runs):
 
 def test_stale_choice_is_ignored_after_the_model_changes(fake_runs):
     from components import network_graph as ng
-    elements, *_ = ng.refresh_graph(version(), {"1": [0, 99], "9": 4}, 256)
+    elements, *_ = ng.refresh_graph(version(), {"sizes": [2, 3, 1], "layers": {"1": [0, 99], "9": 4}}, 256)
     assert {e["data"]["id"] for e in elements if e.get("classes") == "neuron hidden"} == {"n1-0"}
+    elements, *_ = ng.refresh_graph(version(), {"sizes": [2, 5, 1], "layers": {"1": [0]}}, 256)
+    assert len([e for e in elements if e.get("classes") == "neuron hidden"]) == 3
 
 
 def test_neuron_panel_shows_bias_gradient_activation_and_weights(fake_runs):
