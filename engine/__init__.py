@@ -10,13 +10,15 @@ from ._blas import blas_info
 from .activations import ACTIVATIONS
 from .conv import AvgPool2D, Conv2D, Flatten, GlobalAvgPool2D, GlobalMaxPool2D, MaxPool2D
 from .initializers import INITIALIZERS
+from .keras_io import KerasWeightsError, load_keras_weights
 from .layers import LAYERS, Dense, Layer, register_layer
 from .losses import LOSSES
 from .model import FFNN, ModelFileError, Sequential, TrainingDivergedWarning
 from .optimizers import OPTIMIZERS
 from .recurrent import LSTM, Bidirectional, Dropout, Embedding, SimpleRNN
+from .text import TextVectorizer, load_nusax
 
 __all__ = ["ACTIVATIONS", "INITIALIZERS", "LAYERS", "LOSSES", "OPTIMIZERS", "AvgPool2D", "Bidirectional",
            "Conv2D", "Dense", "Dropout", "Embedding", "FFNN", "Flatten", "GlobalAvgPool2D", "GlobalMaxPool2D",
-           "LSTM", "Layer", "MaxPool2D", "ModelFileError", "Sequential", "SimpleRNN", "TrainingDivergedWarning",
-           "blas_info", "register_layer"]
+           "KerasWeightsError", "LSTM", "Layer", "MaxPool2D", "ModelFileError", "Sequential", "SimpleRNN", "TextVectorizer",
+           "TrainingDivergedWarning", "blas_info", "load_keras_weights", "load_nusax", "register_layer"]

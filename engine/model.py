@@ -32,6 +32,8 @@ FORMAT = "backprop-studio-model"
 FORMAT_VERSION = 1
 DTYPES = {"float32": np.float32, "float64": np.float64}
 PREDICT_CHUNK = 4096
+# Inference chunks hold at most this many values in any one layer's output.
+PREDICT_VALUES = 1 << 24
 
 
 class TrainingDivergedWarning(RuntimeWarning):
@@ -132,6 +134,8 @@ class Sequential:
             view[...] = value
             layer.bind(name, view, self._flat_grads[offset:offset + n].reshape(value.shape))
             offset += n
+        widest = max(int(np.prod(l.output_shape)) for l in self.layers)
+        self._predict_chunk = int(max(1, min(PREDICT_CHUNK, PREDICT_VALUES // max(widest, 1))))
         last = self.layers[-1]
         self._fused = (isinstance(last, ActivatedLayer) and self.loss_fn.fused_activation is not None
                        and last.activation == self.loss_fn.fused_activation)
@@ -245,19 +249,22 @@ class Sequential:
             raise ValueError(f"learning_rate must be a number greater than 0 (got {learning_rate!r})")
         self.optimizer.step([(self._flat_params, self._flat_grads)], float(learning_rate))
 
-    def predict(self, X: Any, batch_size: int = PREDICT_CHUNK) -> np.ndarray:
+    def predict(self, X: Any, batch_size: Optional[int] = None) -> np.ndarray:
         """The output layer's activations for ``X``, computed in chunks, inference mode."""
         X = self._check_inputs(X)
-        return self._predict(X, batch_size)
+        if batch_size is not None and (not _is_int(batch_size) or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer (got {batch_size!r})")
+        return self._predict(X, batch_size or self._predict_chunk)
 
-    def _predict(self, X: np.ndarray, batch_size: int = PREDICT_CHUNK) -> np.ndarray:
+    def _predict(self, X: np.ndarray, batch_size: int) -> np.ndarray:
         parts = [self._forward(X[i:i + batch_size], training=False).copy()
                  for i in range(0, X.shape[0], batch_size)]
         self._out = None
         return np.concatenate(parts)
 
-    def _metrics_on(self, X: np.ndarray, Y: np.ndarray, batch_size: int = PREDICT_CHUNK) -> dict[str, float]:
+    def _metrics_on(self, X: np.ndarray, Y: np.ndarray) -> dict[str, float]:
         """Loss (with penalty) and, for classifiers, accuracy of prepared arrays."""
+        batch_size = self._predict_chunk
         total, correct, n = 0.0, 0.0, X.shape[0]
         for i in range(0, n, batch_size):
             P = self._forward(X[i:i + batch_size], training=False)
