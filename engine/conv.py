@@ -37,6 +37,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .activations import ACTIVATIONS
 from .initializers import BIAS_LIKE_WEIGHTS, check_init, initialize
+from .checks import is_int as _is_int
 from .layers import ActivatedLayer, Layer, register_layer
 
 PADDINGS = ("valid", "same")
@@ -45,10 +46,6 @@ CHUNK_BYTES = 1 << 21
 
 
 # -- argument checks and geometry ----------------------------------------------
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
 def _pair(value: Any, argument: str) -> tuple[int, int]:
     """``3 -> (3, 3)``, ``(3, 2) -> (3, 2)``; anything else is a ValueError."""
     if _is_int(value) and value > 0:

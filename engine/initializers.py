@@ -23,6 +23,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .checks import finite_number, seed as check_seed
+
 DEFAULT_PARAMS: dict[str, dict[str, float]] = {
     "zeros": {},
     "uniform": {"low": -0.1, "high": 0.1},
@@ -94,11 +96,9 @@ def check_init(name: Any, params: Mapping[str, Any] | None, argument: str = "ini
     full = {**DEFAULT_PARAMS[name], **params}
     for key, value in full.items():
         if key == "seed":
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
-                raise ValueError(f"{argument}_params seed must be a non-negative integer or None (got {value!r})")
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
-            raise ValueError(f"{argument}_params {key} must be a finite number (got {value!r})")
+            check_seed(value, f"{argument}_params seed")
+        else:
+            finite_number(value, f"{argument}_params {key}")
     if name == "uniform" and not full["low"] < full["high"]:
         raise ValueError(f"{argument}_params low must be less than high (got low={full['low']}, high={full['high']})")
     if name == "normal" and not full["variance"] >= 0:

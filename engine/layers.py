@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Optional
 import numpy as np
 
 from .activations import ACTIVATIONS, get_activation
+from .checks import positive_int
 from .initializers import BIAS_LIKE_WEIGHTS, check_init, initialize
 
 LAYERS: dict[str, type["Layer"]] = {}
@@ -164,9 +165,7 @@ class Dense(ActivatedLayer):
                  init_params: Optional[dict] = None, use_bias: bool = True,
                  rmsnorm: bool = False, name: Optional[str] = None):
         super().__init__(activation, name)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"units must be a positive integer (got {units!r})")
-        self.units = int(units)
+        self.units = positive_int(units, "units")
         self.init = init
         self.init_params = check_init(init, init_params)
         self.use_bias = bool(use_bias)

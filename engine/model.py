@@ -11,7 +11,6 @@ array operations.
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -23,6 +22,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 import numpy as np
 
 from .activations import get_activation
+from .checks import is_int as _is_int, is_number as _is_number, seed as _check_seed
 from .initializers import check_init
 from .layers import LAYERS, ActivatedLayer, Dense, Layer
 from .losses import get_loss
@@ -42,14 +42,6 @@ class TrainingDivergedWarning(RuntimeWarning):
 
 class ModelFileError(ValueError):
     """A file that is not a readable Backprop Studio model."""
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_array(value: Any, argument: str) -> np.ndarray:
@@ -92,8 +84,7 @@ class Sequential:
         for name, value in (("l1", l1), ("l2", l2)):
             if not _is_number(value) or value < 0:
                 raise ValueError(f"{name} must be a number of at least 0 (got {value!r})")
-        if seed is not None and (not _is_int(seed) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer or None (got {seed!r})")
+        _check_seed(seed)
         self.loss_fn = get_loss(loss)
         self.loss = loss
         self.optimizer_name = optimizer
@@ -309,8 +300,7 @@ class Sequential:
             raise ValueError(f"epochs must be a non-negative integer (got {epochs!r})")
         if verbose not in (0, 1):
             raise ValueError(f"verbose must be 0 (silent) or 1 (progress bar) (got {verbose!r})")
-        if seed is not None and (not _is_int(seed) or seed < 0):
-            raise ValueError(f"seed must be a non-negative integer or None (got {seed!r})")
+        _check_seed(seed)
         if error_threshold is not None and (not _is_number(error_threshold) or error_threshold < 0):
             raise ValueError(f"error_threshold must be None or a number of at least 0 (got {error_threshold!r})")
         val = None

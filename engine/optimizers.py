@@ -20,6 +20,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .checks import finite_number
+
 Pairs = Sequence[tuple[np.ndarray, np.ndarray]]
 
 # Work on pieces that stay in the core's cache while every pass runs over them.
@@ -73,8 +75,7 @@ class Optimizer:
             )
         self.params = {**self.defaults, **params}
         for key, value in self.params.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
-                raise ValueError(f"optimizer_params {key} must be a finite number (got {value!r})")
+            finite_number(value, f"optimizer_params {key}")
         self._check()
         self.state: dict[str, Any] = {}
 

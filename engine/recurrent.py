@@ -23,31 +23,14 @@ each step reads and writes one contiguous block.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
 from .activations import ACTIVATIONS, get_activation
+from .checks import flag as _flag, positive_int as _positive_int, seed as _seed
 from .initializers import check_init, initialize
 from .layers import LAYERS, Layer, register_layer
-
-
-def _positive_int(value: Any, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{argument} must be a positive integer (got {value!r})")
-    return int(value)
-
-
-def _flag(value: Any, argument: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{argument} must be True or False (got {value!r})")
-    return bool(value)
-
-
-def _seed(value: Any, argument: str = "seed") -> Optional[int]:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
-        raise ValueError(f"{argument} must be a non-negative integer or None (got {value!r})")
-    return None if value is None else int(value)
 
 
 # ---------------------------------------------------------------- Embedding
