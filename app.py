@@ -12,6 +12,7 @@ jobs run on Celery workers and the run cache lives in Redis:
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -23,15 +24,33 @@ from components import controls, histograms, ids, network_graph, runs, training
 REDIS_URL = os.environ.get("REDIS_URL") or None
 celery_app = None
 
+
+# Dash's managers read a job's progress and then delete it in two steps, so a
+# progress update written in between is lost - fatal for the last one, which
+# carries the end of a run. These read and delete in one step.
+class DiskcacheManager(dash.DiskcacheManager):
+    def get_progress(self, key):
+        return self.handle.pop(self._make_progress_key(key), default=None)
+
+
+class CeleryManager(dash.CeleryManager):
+    def get_progress(self, key):
+        pipe = self.handle.backend.client.pipeline(transaction=True)
+        pipe.get(self._make_progress_key(key))
+        pipe.delete(self._make_progress_key(key))
+        data, _ = pipe.execute()
+        return json.loads(data) if data else None
+
+
 if REDIS_URL:
     from celery import Celery
 
     celery_app = Celery(__name__, broker=REDIS_URL, backend=REDIS_URL)
-    background_manager = dash.CeleryManager(celery_app)
+    background_manager = CeleryManager(celery_app)
 else:
     import diskcache
 
-    background_manager = dash.DiskcacheManager(diskcache.Cache(str(runs.state_dir() / "jobs")))
+    background_manager = DiskcacheManager(diskcache.Cache(str(runs.state_dir() / "jobs")))
 
 app = Dash(__name__, title="Backprop Studio", background_callback_manager=background_manager,
            update_title=None, suppress_callback_exceptions=False)

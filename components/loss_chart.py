@@ -8,8 +8,9 @@ store of ``components.training``)::
      "batch_trace": {"x": [...], "y": [...]},                       # x: epochs as a fraction
      ...}
 
-:func:`loss_figure` and :func:`accuracy_figure` turn it into Plotly figures (pure
-functions, tested without a browser); :class:`BatchTrace` keeps the per-batch
+:func:`loss_figure` and :func:`accuracy_figure` turn it into Plotly figures as
+plain dicts (pure functions, tested without a browser; plain dicts because
+building ``go.Figure`` objects costs the server ~10x more on every update); :class:`BatchTrace` keeps the per-batch
 trace short however long a run is.
 """
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import dash
-import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 
 LOSS_GRAPH = "loss-graph"
@@ -90,7 +90,12 @@ def _base_layout(title: str, y_title: str, empty_text: Optional[str]) -> dict[st
     return layout
 
 
-def loss_figure(live: Optional[dict]) -> go.Figure:
+def _line(x: list, y: list, name: str, color: str, hover: str) -> dict[str, Any]:
+    return {"type": "scatter", "x": x, "y": y, "mode": _mode(len(y)), "name": name,
+            "line": {"color": color, "width": 2.5}, "marker": {"size": 5}, "hovertemplate": hover}
+
+
+def loss_figure(live: Optional[dict]) -> dict[str, Any]:
     """Training and validation loss per epoch (markers at epoch ends) over the
     faint per-batch trace. An empty chart with a hint when nothing has run."""
     history = (live or {}).get("history") or {}
@@ -98,42 +103,37 @@ def loss_figure(live: Optional[dict]) -> go.Figure:
     val = history.get("val_loss") or []
     trace = (live or {}).get("batch_trace") or {}
     empty = not train and not trace.get("y")
-    fig = go.Figure(layout=_base_layout("Loss", "loss", "Press Train to see the loss fall" if empty else None))
-    if empty:
-        return fig
+    layout = _base_layout("Loss", "loss", "Press Train to see the loss fall" if empty else None)
+    data: list[dict[str, Any]] = []
     if trace.get("y"):
-        fig.add_trace(go.Scattergl(x=trace["x"], y=_finite(trace["y"]), mode="lines", name="batch",
-                                   line={"color": BATCH_COLOR, "width": 1}, hoverinfo="skip"))
+        data.append({"type": "scattergl", "x": trace["x"], "y": _finite(trace["y"]), "mode": "lines",
+                     "name": "batch", "line": {"color": BATCH_COLOR, "width": 1}, "hoverinfo": "skip"})
     first = int(history.get("first_epoch", 1))
-    fig.add_trace(go.Scatter(x=list(range(first, first + len(train))), y=_finite(train), mode=_mode(len(train)), name="training",
-                             line={"color": TRAIN_COLOR, "width": 2.5}, marker={"size": 5},
-                             hovertemplate="%{y:.4g}"))
+    if train:
+        data.append(_line(list(range(first, first + len(train))), _finite(train), "training", TRAIN_COLOR,
+                          "%{y:.4g}"))
     if val:
-        fig.add_trace(go.Scatter(x=list(range(first, first + len(val))), y=_finite(val), mode=_mode(len(val)),
-                                 name="validation", line={"color": VAL_COLOR, "width": 2.5}, marker={"size": 5},
-                                 hovertemplate="%{y:.4g}"))
-    return fig
+        data.append(_line(list(range(first, first + len(val))), _finite(val), "validation", VAL_COLOR,
+                          "%{y:.4g}"))
+    return {"data": data, "layout": layout}
 
 
-def accuracy_figure(live: Optional[dict]) -> go.Figure:
+def accuracy_figure(live: Optional[dict]) -> dict[str, Any]:
     """Training and validation accuracy per epoch, in percent (classifiers only)."""
     history = (live or {}).get("history") or {}
     train = history.get("train_accuracy") or []
     val = history.get("val_accuracy") or []
-    fig = go.Figure(layout=_base_layout("Accuracy", "accuracy %", None if train else
-                                        "Accuracy appears here for classification"))
-    fig.update_yaxes(range=[0, 101] if train else None, rangemode="normal")
+    layout = _base_layout("Accuracy", "accuracy %", None if train else "Accuracy appears here for classification")
     if not train:
-        return fig
+        return {"data": [], "layout": layout}
+    layout["yaxis"].update(range=[0, 101], rangemode="normal")
     first = int(history.get("first_epoch", 1))
-    fig.add_trace(go.Scatter(x=list(range(first, first + len(train))), y=[100 * a for a in train], mode=_mode(len(train)),
-                             name="training", line={"color": TRAIN_COLOR, "width": 2.5}, marker={"size": 5},
-                             hovertemplate="%{y:.1f}%"))
+    data = [_line(list(range(first, first + len(train))), [100 * a for a in train], "training", TRAIN_COLOR,
+                  "%{y:.1f}%")]
     if val:
-        fig.add_trace(go.Scatter(x=list(range(first, first + len(val))), y=[100 * a for a in val], mode=_mode(len(val)),
-                                 name="validation", line={"color": VAL_COLOR, "width": 2.5}, marker={"size": 5},
-                                 hovertemplate="%{y:.1f}%"))
-    return fig
+        data.append(_line(list(range(first, first + len(val))), [100 * a for a in val], "validation", VAL_COLOR,
+                          "%{y:.1f}%"))
+    return {"data": data, "layout": layout}
 
 
 def layout() -> html.Div:

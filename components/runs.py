@@ -15,6 +15,8 @@ Per session:
 * ``model``    - the current model as the engine's ``.npz`` bytes, with the data
   set key and the loss history it was trained with (:func:`get_model`).
 * ``csv``      - the bytes of the CSV the user uploaded (:func:`put_csv`).
+* ``live``     - the run's latest live state as sent to the page (:func:`get_live`),
+  for a page that lost track of its run.
 """
 from __future__ import annotations
 
@@ -89,7 +91,7 @@ def put_snapshot(session_id: str, snapshot: dict) -> int:
 
 def clear(session_id: str) -> None:
     """Forget this tab's model and snapshot (Reset)."""
-    cache.delete_many(_key("snapshot", session_id), _key("model", session_id), _key("stop", session_id))
+    cache.delete_many(*(_key(kind, session_id) for kind in ("snapshot", "model", "stop", "live")))
 
 
 # -- the Stop flag ------------------------------------------------------------------
@@ -121,6 +123,17 @@ def get_model(session_id: str) -> Optional[dict]:
     if not valid_session(session_id):
         return None
     return cache.get(_key("model", session_id))
+
+
+# -- the live state ------------------------------------------------------------------
+def put_live(session_id: str, live: dict) -> None:
+    cache.set(_key("live", session_id), live)
+
+
+def get_live(session_id: str) -> Optional[dict]:
+    if not valid_session(session_id):
+        return None
+    return cache.get(_key("live", session_id))
 
 
 # -- the user's CSV -----------------------------------------------------------------

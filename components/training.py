@@ -22,7 +22,7 @@ import logging
 import math
 import time
 import traceback
-from typing import Any, Optional
+from typing import Any
 
 import dash
 import numpy as np
@@ -44,6 +44,8 @@ TRAIN = "train-button"
 STOP = "stop-button"
 RESET = "reset-button"
 RUN_FIELDSET = "train-fieldset"  # disabled while a run is on: Train, Reset, Save, Load
+WATCH = "train-watch"            # dcc.Interval: looks for a run whose progress stopped arriving
+RESYNC = "train-resync"          # dcc.Store: set when the page should re-read the run's state
 STATUS = "train-status"
 STOP_NOTE = "train-stop-note"
 EPOCH_BAR = "train-epoch-bar"
@@ -55,9 +57,10 @@ DOWNLOAD = "model-download"
 LOAD = "model-load"
 MODEL_MESSAGE = "model-message"
 
-PUBLISH_S = 0.4      # snapshot + progress at most this often
+PUBLISH_S = 0.5      # snapshot + progress at most this often (each one redraws every panel)
 STOP_CHECK_S = 0.05  # how often the job looks at the Stop flag
 POLL_MS = 300        # how often the page asks for progress
+STALE_MS = 3000      # a running run with no news for this long is re-read from the run cache
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -191,6 +194,7 @@ def run_training(set_progress, session_id: str, config: dict) -> tuple[dict, Any
                      batch_trace=trace.to_dict(), epoch=epoch, epochs=epochs, batch=batch, batches=n_batches,
                      epochs_trained=model.epochs_trained, elapsed=elapsed,
                      samples_per_s=clock["samples"] / elapsed if elapsed > 0 else 0.0)
+        runs.put_live(session_id, live)
         return live, {"session": session_id, "version": version}
 
     def on_event(m, logs):
@@ -246,7 +250,8 @@ def _bar(bar_id: str, text_id: str, label: str) -> html.Div:
 def layout() -> html.Div:
     """Buttons, progress, status, the charts, and the model file controls."""
     return html.Div([
-        dcc.Store(id=LIVE), dcc.Store(id=RESULT),
+        dcc.Store(id=LIVE), dcc.Store(id=RESULT), dcc.Store(id=RESYNC),
+        dcc.Interval(id=WATCH, interval=STALE_MS // 2),
         dcc.Download(id=DOWNLOAD),
         html.Div([
             html.Fieldset([
@@ -326,35 +331,62 @@ def reset(n_clicks, session_id):
             {"session": session_id, "version": runs.new_version()})
 
 
-def _pct(part: float, whole: float) -> str:
-    return f"{100 * min(max(part / whole, 0), 1):.1f}%" if whole else "0%"
-
-
-@dash.callback(
+# Progress bars and the status line, drawn in the browser from the live state
+# (no server round trip while the server is busy with the other panels).
+dash.clientside_callback(
+    """function(live) {
+        const NU = window.dash_clientside.no_update;
+        window.backpropLiveSeen = Date.now();
+        if (!live) { return [NU, NU, NU, NU, NU, NU, NU]; }
+        const state = live.state || 'idle';
+        const epoch = live.epoch || 0, epochs = live.epochs || 0;
+        const batch = live.batch || 0, batches = live.batches || 0;
+        const running = state === 'running';
+        const pct = (part, whole) => whole ? (100 * Math.min(Math.max(part / whole, 0), 1)).toFixed(1) + '%' : '0%';
+        let message = live.message || '';
+        if (running && epochs) {
+            const speed = Math.round(live.samples_per_s || 0).toLocaleString('en-US');
+            message += ' · epoch ' + epoch + ' of ' + epochs + ' · ' + speed + ' samples/s';
+        }
+        const inEpoch = running && batches && batch !== batches;
+        const overall = (inEpoch ? Math.max(epoch - 1, 0) + batch / batches : epoch);
+        return [message, 'status status-' + state, {width: pct(overall, epochs)},
+                epochs ? epoch + ' / ' + epochs : '', {width: pct(batch, batches)},
+                batches ? batch + ' / ' + batches : '', running ? NU : ''];
+    }""",
     Output(STATUS, "children"), Output(STATUS, "className"),
     Output(EPOCH_BAR, "style"), Output(EPOCH_TEXT, "children"),
     Output(BATCH_BAR, "style"), Output(BATCH_TEXT, "children"),
     Output(STOP_NOTE, "children", allow_duplicate=True),
     Input(LIVE, "data"), prevent_initial_call=True,
 )
-def show_progress(live):
-    """Progress bars and the status line from the live state."""
+
+
+# If a run's progress stops arriving (a lost poll ends the renderer's polling for
+# good), read the run's state from the run cache instead, until it ends.
+dash.clientside_callback(
+    """function(n, live) {
+        const NU = window.dash_clientside.no_update;
+        const seen = window.backpropLiveSeen || Date.now();
+        return (live && live.state === 'running' && Date.now() - seen > %d) ? Date.now() : NU;
+    }""" % STALE_MS,
+    Output(RESYNC, "data"), Input(WATCH, "n_intervals"), State(LIVE, "data"), prevent_initial_call=True,
+)
+
+
+@dash.callback(
+    Output(LIVE, "data", allow_duplicate=True), Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
+    Output(RUN_FIELDSET, "disabled"), Output(STOP, "disabled"), Output(TRAIN, "children"),
+    Input(RESYNC, "data"), State(ids.SESSION, "data"), prevent_initial_call=True,
+)
+def resync(_, session_id):
+    """The run's latest state from the run cache (and the buttons to match it)."""
+    live = runs.get_live(session_id)
     if not live:
         raise PreventUpdate
-    state = live.get("state", "idle")
-    epoch, epochs = live.get("epoch", 0), live.get("epochs", 0)
-    batch, batches = live.get("batch", 0), live.get("batches", 0)
-    done_epochs = epoch if state != "running" or batch == batches else max(epoch - 1, 0)
-    message = live.get("message", "")
-    if state == "running" and epochs:
-        speed = live.get("samples_per_s", 0)
-        message = f"{message} · epoch {epoch} of {epochs} · {speed:,.0f} samples/s"
-    epoch_text = f"{epoch} / {epochs}" if epochs else ""
-    batch_text = f"{batch} / {batches}" if batches else ""
-    overall = (done_epochs + (batch / batches if batches and state == "running" and batch != batches else 0))
-    note = "" if state != "running" else no_update
-    return (message, f"status status-{state}", {"width": _pct(overall, epochs)}, epoch_text,
-            {"width": _pct(batch, batches)}, batch_text, note)
+    live = {**live, "resynced": time.time()}
+    running = live.get("state") == "running"
+    return (live, _same_snapshot(session_id), running, not running, "Training…" if running else "Train")
 
 
 @dash.callback(
