@@ -625,8 +625,9 @@ def check_form(dataset, csv_meta, neurons, activations, out_act, loss, init, opt
                    html.Span(f"{config['io']['n_outputs']} outputs", className="io-chip")]
         status = ""
     else:
-        io_info = [html.Span("inputs follow the data set", className="io-chip"), html.Span(hidden, className="io-hidden"),
-                   html.Span("outputs follow the data set and loss", className="io-chip")]
+        io_info = [html.Span("? inputs", className="io-chip", title="The data set sets the inputs"),
+                   html.Span(hidden, className="io-hidden"),
+                   html.Span("? outputs", className="io-chip", title="The data set and the loss set the outputs")]
         n = len(errors)
         status = f"{n} field{'s' if n != 1 else ''} to fix before training"
     return [config, *messages, layer_messages, io_info, status]
