@@ -19,7 +19,7 @@ import os
 import dash
 from dash import Dash, Input, Output, State, dcc, html
 
-from components import controls, histograms, ids, network_graph, runs, training
+from components import controls, decision_regions, histograms, ids, network_graph, runs, training
 
 REDIS_URL = os.environ.get("REDIS_URL") or None
 celery_app = None
@@ -79,6 +79,7 @@ def serve_layout() -> html.Div:
             html.Aside(controls.layout(), className="sidebar"),
             html.Div([
                 training.layout(),
+                decision_regions.layout(),
                 network_graph.layout(),
                 histograms.layout(),
             ], className="workspace"),

@@ -17,6 +17,9 @@ Per session:
 * ``csv``      - the bytes of the CSV the user uploaded (:func:`put_csv`).
 * ``live``     - the run's latest live state as sent to the page (:func:`get_live`),
   for a page that lost track of its run.
+* ``points``   - for data sets of 1 or 2 features, the run's training and validation
+  points (original units) and its standardiser (:func:`put_points`), for the
+  decision-regions panel.
 """
 from __future__ import annotations
 
@@ -91,7 +94,7 @@ def put_snapshot(session_id: str, snapshot: dict) -> int:
 
 def clear(session_id: str) -> None:
     """Forget this tab's model and snapshot (Reset)."""
-    cache.delete_many(*(_key(kind, session_id) for kind in ("snapshot", "model", "stop", "live")))
+    cache.delete_many(*(_key(kind, session_id) for kind in ("snapshot", "model", "stop", "live", "points")))
 
 
 # -- the Stop flag ------------------------------------------------------------------
@@ -134,6 +137,19 @@ def get_live(session_id: str) -> Optional[dict]:
     if not valid_session(session_id):
         return None
     return cache.get(_key("live", session_id))
+
+
+# -- the points of a run on 1 or 2 features ------------------------------------------
+def put_points(session_id: str, points: dict) -> None:
+    """``{"dataset_key", "name", "X_train", "y_train", "X_val", "y_val", "standardizer"}``
+    (arrays in original units; ``standardizer`` is ``Standardizer.to_dict()``)."""
+    cache.set(_key("points", session_id), points)
+
+
+def get_points(session_id: str) -> Optional[dict]:
+    if not valid_session(session_id):
+        return None
+    return cache.get(_key("points", session_id))
 
 
 # -- the user's CSV -----------------------------------------------------------------

@@ -92,10 +92,23 @@ def prepare_targets(y: np.ndarray, facts: dict, loss: str, n_outputs: int) -> np
     return datasets.one_hot(y, facts["n_classes"])
 
 
+def split_and_scaler(ds: datasets.Dataset, config: dict) -> tuple[datasets.Split, datasets.Standardizer]:
+    """The run's train/validation split and the Standardizer fitted on its training part."""
+    split = datasets.train_val_test_split(ds, val_fraction=config["val_fraction"], test_fraction=0.0, seed=0)
+    return split, datasets.Standardizer().fit(split.X_train)
+
+
+def plot_points(ds: datasets.Dataset, config: dict, key: str) -> dict:
+    """The run's training and validation points in original units and its standardiser
+    (``to_dict()``): what the decision-regions panel draws (``runs.put_points``)."""
+    split, scaler = split_and_scaler(ds, config)
+    return {"dataset_key": key, "name": ds.name, "X_train": split.X_train, "y_train": split.y_train,
+            "X_val": split.X_val, "y_val": split.y_val, "standardizer": scaler.to_dict()}
+
+
 def prepare_arrays(ds: datasets.Dataset, facts: dict, config: dict, n_outputs: int) -> tuple:
     """Standardised (X_train, Y_train, validation_data or None)."""
-    split = datasets.train_val_test_split(ds, val_fraction=config["val_fraction"], test_fraction=0.0, seed=0)
-    scaler = datasets.Standardizer().fit(split.X_train)
+    split, scaler = split_and_scaler(ds, config)
     loss = config["model"]["loss"]
     X_train = scaler.transform(split.X_train)
     Y_train = prepare_targets(split.y_train, facts, loss, n_outputs)
@@ -176,6 +189,8 @@ def run_training(set_progress, session_id: str, config: dict) -> tuple[dict, Any
         model = FFNN(**kwargs)
         history = empty_history(model.is_classifier)
     X_train, Y_train, val = prepare_arrays(ds, facts, config, n_outputs)
+    if facts["n_features"] <= 2:  # small: drawn by components.decision_regions
+        runs.put_points(session_id, plot_points(ds, config, key))
     summary = dataset_summary(ds.name, facts)
     training = config["training"]
     epochs, batch_size = int(training["epochs"]), int(training["batch_size"])

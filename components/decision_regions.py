@@ -1,0 +1,109 @@
+"""The decision-regions panel: what the network predicts over its input space, live.
+
+For a data set of 2 features (moons, circles, xor, spiral, blobs, a 2-column CSV)
+the panel shows the predicted class on an 80 x 80 grid over the plane (a colour
+per class, paler where the network is less sure) under the training points
+(filled) and validation points (hollow); for 1 feature and a regression target
+(``sine``) the fitted curve over the points; for more features a short note.
+
+Where things come from:
+
+* the network: the latest snapshot in the run cache (``runs.get_snapshot``),
+  rebuilt and run by ``engine.figures.decision_regions_figure``;
+* the points and the standardiser: ``runs.get_points``, written by the training
+  job at the start of a run (``training.plot_points``: the same split and the same
+  fitted ``Standardizer`` training uses), so the grid is mapped into the model's
+  inputs exactly as the training data were, and the axes are in original units.
+
+Refreshed on every new snapshot (``ids.SNAPSHOT_VERSION``); the whole callback
+takes a few milliseconds for the dashboard's small nets.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any, Optional
+
+import dash
+from dash import Input, Output, dcc, html
+
+from components import ids
+from engine import figures
+
+GRAPH = "regions-graph"
+GRAPH_WRAP = "regions-graph-wrap"
+NOTE = "regions-note"
+CAPTION = "regions-caption"
+
+GRID = figures.REGION_GRID
+GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
+
+CAPTION_CLASSES = ("Predicted class over the input plane: a colour per class, paler where the network is "
+                   "less sure. Points: training (filled) and validation (hollow). Axes in the data's units.")
+CAPTION_VALUES = ("Predicted value over the input plane (colour scale on the right). Points coloured by their "
+                  "target: training (filled) and validation (hollow). Axes in the data's units.")
+CAPTION_CURVE = ("The network's fitted curve (black) over the data. Points: training (filled) and "
+                 "validation (hollow). Axes in the data's units.")
+CAPTION_IDLE = "What the network predicts over its inputs, for data sets with 1 or 2 input features."
+NO_POINTS = ("Train on this data set to see its points and regions here (a loaded model shows them "
+             "once Train continues it).")
+
+
+def _runs():
+    return importlib.import_module("components.runs")
+
+
+def layout() -> html.Section:
+    return html.Section(className="regions-panel", children=[
+        html.Div(className="regions-header", children=[
+            html.H3("Decision regions", className="regions-title"),
+            html.Span(CAPTION_IDLE, id=CAPTION, className="regions-caption"),
+        ]),
+        html.Div(id=NOTE, className="regions-note", role="note",
+                 children="No model yet: build a network and start training to see what it predicts."),
+        html.Div(id=GRAPH_WRAP, className="regions-graph", style={"display": "none"}, children=[
+            dcc.Graph(id=GRAPH, figure={"data": [], "layout": {"height": 460}}, config=GRAPH_CONFIG),
+        ]),
+    ])
+
+
+def _caption(snapshot: dict) -> str:
+    task = (snapshot.get("dataset") or {}).get("task") or figures._task_of(snapshot)
+    if int(snapshot["input_shape"][0]) == 1:
+        return CAPTION_CURVE
+    return CAPTION_CLASSES if task == "classification" else CAPTION_VALUES
+
+
+def regions_view(snapshot: Optional[dict], points: Optional[dict]) -> tuple[Optional[dict], Optional[str], str]:
+    """(figure or None, note or None, caption) for a snapshot and the run's points."""
+    note = figures.regions_note(snapshot)
+    if note:
+        return None, note, CAPTION_IDLE
+    name = (snapshot.get("dataset") or {}).get("name")
+    n_in = int(snapshot["input_shape"][0])
+    if (points is None or (name and points.get("name") != name)
+            or int(points["X_train"].reshape(len(points["X_train"]), -1).shape[1]) != n_in):
+        return None, NO_POINTS, _caption(snapshot)
+    fig = figures.decision_regions_figure(snapshot, points["X_train"], points["y_train"], points.get("X_val"),
+                                          points.get("y_val"), grid=GRID, standardizer=points["standardizer"])
+    epochs = snapshot.get("epochs_trained")
+    if epochs is not None:
+        fig["layout"]["title"]["text"] += f" <span style='font-size:12px;color:#64748b'>· after {epochs} " \
+                                          f"epoch{'' if epochs == 1 else 's'}</span>"
+    return fig, None, _caption(snapshot)
+
+
+def refresh_regions(version: Optional[dict]) -> tuple[Any, Any, Any, Any]:
+    """Figure, note, caption and the graph's style for the latest snapshot."""
+    session = (version or {}).get("session")
+    snapshot = _runs().get_snapshot(session) if session else None
+    points = _runs().get_points(session) if snapshot else None
+    fig, note, caption = regions_view(snapshot, points)
+    if fig is None:
+        return dash.no_update, note, caption, {"display": "none"}
+    return fig, None, caption, {"display": "block"}
+
+
+dash.callback(
+    Output(GRAPH, "figure"), Output(NOTE, "children"), Output(CAPTION, "children"), Output(GRAPH_WRAP, "style"),
+    Input(ids.SNAPSHOT_VERSION, "data"),
+)(refresh_regions)
