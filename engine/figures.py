@@ -570,13 +570,19 @@ REGION_COLORS = ("#2563eb", "#ea580c", "#059669", "#9333ea", "#dc2626", "#0891b2
 REGION_GRID = 80
 CURVE_POINTS = 200
 REGION_PAD = 0.08           # the plotted range reaches this share of the data's span past the points
-REGION_LIGHT, REGION_FULL = 0.9, 0.4   # how much white the region colour has at low / full confidence
+REGION_PLOT_HEIGHT = 390    # px of the plot area; its width follows the data (equal units on both axes)
+REGION_MAX_ASPECT = 1.75    # widest plot area, as a multiple of its height
+REGION_MAX_SPAN_RATIO = 4.0  # spans differing more than this get no equal units (e.g. a CSV of mixed units)
+REGION_MARGIN = {"l": 56, "r": 118, "t": 44, "b": 48}   # the legend sits in the right margin
+REGION_WIDE = int(REGION_PLOT_HEIGHT * REGION_MAX_ASPECT) + REGION_MARGIN["l"] + REGION_MARGIN["r"]
+REGION_LIGHT, REGION_FULL = 0.94, 0.55  # how much white the region colour has at low / full confidence
 
 
 def _mix_white(color: str, share: float) -> str:
-    """``color`` (#rrggbb) mixed with ``share`` white, as #rrggbb."""
+    """``color`` (#rrggbb) mixed with ``share`` white (a negative share: black), as #rrggbb."""
     rgb = [int(color[i:i + 2], 16) for i in (1, 3, 5)]
-    return "#" + "".join(f"{round(c + (255 - c) * share):02x}" for c in rgb)
+    end = 255 if share >= 0 else 0
+    return "#" + "".join(f"{round(c + (end - c) * abs(share)):02x}" for c in rgb)
 
 
 def region_color(k: int) -> str:
@@ -674,18 +680,42 @@ def _note_figure(text: str, title: str = "Decision regions") -> dict[str, Any]:
                          "font": {"color": "#64748b", "size": 13}}]}}
 
 
+def _equal_aspect(x_range: tuple[float, float], y_range: tuple[float, float]) -> tuple[tuple, tuple, Optional[int]]:
+    """Ranges widened so that one unit is as long on both axes in a plot area of fixed
+    height and a width between 1 and ``REGION_MAX_ASPECT`` times it, and the figure's
+    width (None, and the ranges unchanged, when the spans differ too much to share units:
+    the figure then takes :data:`REGION_WIDE` px).
+    Done here rather than with Plotly's ``scaleanchor``, which keeps stale ranges across
+    ``Plotly.react`` updates of a figure whose data change."""
+    sx, sy = x_range[1] - x_range[0], y_range[1] - y_range[0]
+    if not (sx > 0 and sy > 0) or max(sx, sy) > REGION_MAX_SPAN_RATIO * min(sx, sy):
+        return x_range, y_range, None
+    aspect = min(max(sx / sy, 1.0), REGION_MAX_ASPECT)      # plot width / plot height
+    if sx / sy < aspect:
+        grow = (sy * aspect - sx) / 2
+        x_range = (x_range[0] - grow, x_range[1] + grow)
+    elif sx / sy > aspect:
+        grow = (sx / aspect - sy) / 2
+        y_range = (y_range[0] - grow, y_range[1] + grow)
+    margin = REGION_MARGIN
+    return x_range, y_range, int(round(REGION_PLOT_HEIGHT * aspect)) + margin["l"] + margin["r"]
+
+
 def _regions_layout(title: str, x_title: str, y_title: str, x_range, y_range) -> dict[str, Any]:
     return {
         "title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 14}},
-        "template": "plotly_white", "height": 460,
-        "margin": {"l": 56, "r": 16, "t": 44, "b": 48},
+        "template": "plotly_white", "height": REGION_PLOT_HEIGHT + REGION_MARGIN["t"] + REGION_MARGIN["b"],
+        "margin": dict(REGION_MARGIN),
         "xaxis": {"title": {"text": x_title}, "range": list(x_range), "showgrid": False, "zeroline": False,
                   "constrain": "domain", "mirror": True, "showline": True, "linecolor": "#cbd5e1", "ticks": "outside"},
         "yaxis": {"title": {"text": y_title}, "range": list(y_range), "showgrid": False, "zeroline": False,
-                  "mirror": True, "showline": True, "linecolor": "#cbd5e1", "ticks": "outside"},
-        "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right",
-                   "font": {"size": 12}},
-        "hovermode": "closest", "uirevision": "regions",
+                  "constrain": "domain", "mirror": True, "showline": True, "linecolor": "#cbd5e1", "ticks": "outside"},
+        "legend": {"orientation": "v", "y": 1, "yanchor": "top", "x": 1.02, "xanchor": "left",
+                   "font": {"size": 12}, "itemclick": "toggle", "tracegroupgap": 2},
+        "hovermode": "closest",
+        # a user's zoom survives the live refreshes of a run, not a change of data (new ranges)
+        "uirevision": f"regions:{x_title}:{y_title}:{_fmt(x_range[0])}:{_fmt(x_range[1])}:{_fmt(y_range[0])}:"
+                      f"{_fmt(y_range[1])}",
         "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "#ffffff",
         "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
     }
@@ -760,6 +790,7 @@ def decision_regions_figure(snapshot: Mapping[str, Any], X_train: Any, y_train: 
     if n_in == 1:
         return _curve_figure(snapshot, X_train, y_train, X_val, y_val, standardizer, features[0], X_all)
     x_range, y_range = _padded_range(X_all[:, 0]), _padded_range(X_all[:, 1])
+    x_range, y_range, width = _equal_aspect(x_range, y_range)
     data = decision_regions_data(snapshot, x_range, y_range, grid, standardizer)
     xs, ys = np.round(data["x"], 6).tolist(), np.round(data["y"], 6).tolist()
     hover_xy = f"{features[0]} %{{x:.3g}}, {features[1]} %{{y:.3g}}"
@@ -781,15 +812,17 @@ def decision_regions_figure(snapshot: Mapping[str, Any], X_train: Any, y_train: 
             rows = y_train == c
             traces.append(_points(X_train[rows], f"class {names[c]}", region_color(c), True, f"class {c}",
                                   hover_xy + f"<br>class {names[c]}, training<extra></extra>"))
-        val_shown = False
         for c in range(k):
             rows = y_val == c
-            if not rows.any():
-                continue
-            traces.append(_points(X_val[rows], "validation", region_color(c), False, "validation",
-                                  hover_xy + f"<br>class {names[c]}, validation<extra></extra>",
-                                  show_legend=not val_shown))
-            val_shown = True
+            if rows.any():
+                traces.append(_points(X_val[rows], "validation", region_color(c), False, "validation",
+                                      hover_xy + f"<br>class {names[c]}, validation<extra></extra>",
+                                      show_legend=False))
+        if len(X_val):   # one legend entry (grey) for the hollow markers of every class
+            traces.append({"type": "scatter", "mode": "markers", "name": "validation", "legendgroup": "validation",
+                           "x": [None], "y": [None], "hoverinfo": "skip",
+                           "marker": {"size": 8, "symbol": "circle-open", "color": "#475569",
+                                      "line": {"width": 2, "color": "#475569"}}})
         title = "Predicted class over the input plane"
     else:
         target = np.asarray(data["outputs"][:, :, 0], dtype=np.float64)
@@ -814,6 +847,7 @@ def decision_regions_figure(snapshot: Mapping[str, Any], X_train: Any, y_train: 
                                "hovertemplate": hover_xy + f"<br>target %{{customdata:.4g}}, {label}<extra></extra>"})
         title = "Predicted value over the input plane"
     layout = _regions_layout(title, features[0], features[1], x_range, y_range)
+    layout["width"] = width or REGION_WIDE
     if "pred" not in data:
         layout["coloraxis"] = coloraxis
     return {"data": traces, "layout": layout}
@@ -822,10 +856,11 @@ def decision_regions_figure(snapshot: Mapping[str, Any], X_train: Any, y_train: 
 def _points(X: np.ndarray, name: str, color: str, filled: bool, group: str, hover: str,
             show_legend: bool = True) -> dict[str, Any]:
     """A scatter of 2-D points: filled (training) or hollow (validation) markers."""
+    dark = _mix_white(color, -0.3)
     if filled:
         marker = {"size": 7, "color": color, "line": {"width": 1, "color": "#ffffff"}}
     else:
-        marker = {"size": 8, "symbol": "circle-open", "color": color, "line": {"width": 2, "color": color}}
+        marker = {"size": 8, "symbol": "circle-open", "color": dark, "line": {"width": 2, "color": dark}}
     return {"type": "scatter", "mode": "markers", "name": name, "legendgroup": group, "showlegend": show_legend,
             "x": np.round(X[:, 0], 5).tolist(), "y": np.round(X[:, 1], 5).tolist(), "marker": marker,
             "hovertemplate": hover}
@@ -856,4 +891,5 @@ def _curve_figure(snapshot: Mapping[str, Any], X_train: np.ndarray, y_train: Any
                    "hovertemplate": f"{feature} %{{x:.3g}}<br>predicted %{{y:.4g}}<extra></extra>"})
     ys = np.concatenate([t_train, P[:, 0][np.isfinite(P[:, 0])]])
     layout = _regions_layout("Fitted curve over the data", feature, "y", x_range, _padded_range(ys))
+    layout["width"] = REGION_WIDE
     return {"data": traces, "layout": layout}

@@ -97,9 +97,11 @@ def test_three_class_spiral_has_three_regions_and_colours(spiral):
     # training points: one trace per class, in its class colour; validation: hollow markers
     train = [t for t in fig["data"][1:] if t["name"].startswith("class ")]
     assert [t["marker"]["color"] for t in train] == [F.region_color(k) for k in range(3)]
-    val = [t for t in fig["data"] if t["name"] == "validation"]
+    val = [t for t in fig["data"] if t["name"] == "validation" and t["x"] != [None]]
     assert len(val) == 3 and all(t["marker"]["symbol"] == "circle-open" for t in val)
-    assert sum(t.get("showlegend", True) for t in val) == 1
+    assert not any(t["showlegend"] for t in val)
+    assert [t["name"] for t in fig["data"][1:] if t.get("showlegend", True)] == ["class 0", "class 1", "class 2",
+                                                                              "validation"]
     assert sum(len(t["x"]) for t in train) == len(points["X_train"])
     assert sum(len(t["x"]) for t in val) == len(points["X_val"])
 
@@ -113,6 +115,12 @@ def test_axes_are_in_original_units_through_the_standardiser(moons):
     assert heat["x"][0] < X[:, 0].min() < X[:, 0].max() < heat["x"][-1]
     assert heat["y"][0] < X[:, 1].min() < X[:, 1].max() < heat["y"][-1]
     assert fig["layout"]["xaxis"]["range"] == pytest.approx([heat["x"][0], heat["x"][-1]])
+    # one unit is as long on both axes (the figure's width is chosen for that)
+    lay = fig["layout"]
+    plot_w = lay["width"] - lay["margin"]["l"] - lay["margin"]["r"]
+    plot_h = lay["height"] - lay["margin"]["t"] - lay["margin"]["b"]
+    (x0, x1), (y0, y1) = lay["xaxis"]["range"], lay["yaxis"]["range"]
+    assert plot_w / (x1 - x0) == pytest.approx(plot_h / (y1 - y0), rel=0.01)
     # a training point is drawn at its raw coordinates
     first = fig["data"][1]
     rows = points["y_train"] == 0
@@ -213,3 +221,26 @@ def test_the_figure_is_a_valid_plotly_figure(moons, spiral):
         go.Figure(figure_of(snapshot, points))
     _, snapshot, points = trained("sine", [1, 8, 1], ["tanh", "linear"], "mse", epochs=2)
     go.Figure(figure_of(snapshot, points))
+
+
+def test_two_feature_regression_shows_predicted_values():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, (200, 2)).astype(np.float32) * np.array([1.0, 10.0], dtype=np.float32)
+    y = (X[:, :1] + X[:, 1:] / 10).astype(np.float32)
+    scaler = datasets.Standardizer().fit(X[:160])
+    model = FFNN([2, 8, 1], ["tanh", "linear"], loss="mse", optimizer="adam")
+    model.fit(scaler.transform(X[:160]), y[:160], epochs=40, learning_rate=0.01, verbose=0)
+    snapshot = model.snapshot()
+    snapshot["dataset"] = {"name": "mine.csv", "task": "regression", "class_names": [], "feature_names": ["a", "b"]}
+    fig = F.decision_regions_figure(snapshot, X[:160], y[:160], X[160:], y[160:], grid=30, standardizer=scaler)
+    heat = fig["data"][0]
+    assert heat["coloraxis"] == "coloraxis" and "coloraxis" in fig["layout"]
+    i, j = 7, 21
+    expected = model.predict(scaler.transform(np.array([[heat["x"][j], heat["y"][i]]])))[0, 0]
+    assert heat["z"][i][j] == pytest.approx(float(expected), abs=1e-3)
+    assert [t["name"] for t in fig["data"][1:]] == ["training", "validation"]
+    assert fig["layout"]["xaxis"]["title"]["text"] == "a"
+    assert fig["layout"]["width"] == F.REGION_WIDE               # spans 4 vs 40: no equal units
+    assert fig["layout"]["xaxis"]["range"] == pytest.approx([heat["x"][0], heat["x"][-1]])
+    import plotly.graph_objects as go
+    go.Figure(fig)
