@@ -2,7 +2,9 @@
 gradients from the latest batch, for the layers chosen in a multi-select.
 
 Bins are computed on the server (``engine.figures.histogram_data``) from the
-cached snapshot; a change of selection only rebuilds the two figures.
+cached snapshot; a change of selection only rebuilds the two figures, as plain
+dicts (``engine.figures.distribution_spec``: building ``go.Figure`` subplots cost
+~100 ms a figure, which the page waited for on every refresh).
 """
 from __future__ import annotations
 
@@ -50,17 +52,15 @@ def layout() -> html.Section:
     ])
 
 
-def _empty_figure(kind: str, text: str = "No model yet: build a network and start training."):
-    """A blank figure with a message (plotly imported lazily, as in engine.figures)."""
-    import plotly.graph_objects as go
-    fig = go.Figure()
+def _empty_figure(kind: str, text: str = "No model yet: build a network and start training.") -> dict:
+    """A blank figure with a message (a plain dict, like every figure this panel sends)."""
     title = "Weights" if kind == "params" else "Gradients of the latest batch"
-    fig.update_layout(title={"text": title, "x": 0.01, "font": {"size": 15}}, template="plotly_white",
-                      height=340, margin={"l": 40, "r": 20, "t": 60, "b": 40},
-                      xaxis={"visible": False}, yaxis={"visible": False},
-                      annotations=[{"text": text, "showarrow": False, "xref": "paper", "yref": "paper",
-                                    "x": 0.5, "y": 0.5, "font": {"color": "#64748b", "size": 13}}])
-    return fig
+    return {"data": [], "layout": {
+        "title": {"text": title, "x": 0.01, "font": {"size": 15}}, "height": 340,
+        "margin": {"l": 40, "r": 20, "t": 60, "b": 40}, "paper_bgcolor": "white", "plot_bgcolor": "white",
+        "font": {"color": "#2a3f5f"}, "xaxis": {"visible": False}, "yaxis": {"visible": False},
+        "annotations": [{"text": text, "showarrow": False, "xref": "paper", "yref": "paper",
+                         "x": 0.5, "y": 0.5, "font": {"color": "#64748b", "size": 13}}]}}
 
 
 def _options(snapshot: dict) -> list[dict]:
@@ -85,8 +85,8 @@ def refresh_histograms(version: Optional[dict], layers: Optional[list]):
     if not chosen:
         text = "Choose one or more layers above."
         return _empty_figure("params", text), _empty_figure("grads", text), options
-    weights = figures.distribution_figure(snapshot, chosen, "params", bins=BINS)
-    grads = figures.distribution_figure(snapshot, chosen, "grads", bins=BINS)
+    weights = figures.distribution_spec(snapshot, chosen, "params", bins=BINS)
+    grads = figures.distribution_spec(snapshot, chosen, "grads", bins=BINS)
     return weights, grads, options
 
 

@@ -117,7 +117,8 @@ def _layer_options(snapshot: dict) -> list[dict]:
     return opts
 
 
-def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pair: Any):
+def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pair: Any,
+                  current_layout: Optional[dict] = None):
     """Elements, summary, layer options, layout and the pinned neuron choice for
     the latest snapshot.
 
@@ -125,6 +126,10 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
     they are picked (``{"sizes": column sizes, "layers": {"p": [indices]}}``), so
     the graph does not reshuffle while training changes which neurons are the
     most important; a model of other sizes, or "Reset all layers", picks afresh.
+
+    The layout is sent only when it differs from ``current_layout`` (the graph's):
+    Cytoscape re-runs (and re-fits) it whenever it receives one, which would cost a
+    relayout per refresh and undo the user's zoom and pan.
     """
     snapshot = load_snapshot(version)
     if snapshot is None:
@@ -140,7 +145,8 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
     # The layout re-runs (and re-fits) only when the set of shown neurons changes.
     key = json.dumps(view["shown"], sort_keys=True)
     graph_layout = {"name": "preset", "fit": True, "padding": 24, "shown": key}
-    return (view["elements"], [html.Li(s) for s in view["summary"]], _layer_options(snapshot), graph_layout,
+    return (view["elements"], [html.Li(s) for s in view["summary"]], _layer_options(snapshot),
+            graph_layout if graph_layout != current_layout else dash.no_update,
             pinned if pinned != choice else dash.no_update)
 
 
@@ -280,6 +286,7 @@ dash.callback(
     Output(GRAPH, "elements"), Output(SUMMARY, "children"), Output(LAYER_SELECT, "options"),
     Output(GRAPH, "layout"), Output(NEURON_CHOICE, "data"),
     Input(ids.SNAPSHOT_VERSION, "data"), Input(NEURON_CHOICE, "data"), Input(EDGES_PER_PAIR, "value"),
+    State(GRAPH, "layout"),
 )(refresh_graph)
 
 dash.callback(

@@ -19,7 +19,9 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import contextlib
 import math
+import os
 import time
 import traceback
 from typing import Any
@@ -166,8 +168,41 @@ def _live(state: str, message: str, **extra: Any) -> dict:
     return {"state": state, "message": message, **extra}
 
 
+# Per-batch matrix work (batch x fan-in x fan-out of the widest layer) below which the
+# job multiplies on one BLAS thread: for such small products OpenBLAS's threads cost
+# more than they save, and with the page's server and browser on the same cores a
+# second thread mostly waits for a core (digits 64-64 ran up to 6x slower on 2).
+BLAS_ONE_THREAD_WORK = 10_000_000
+
+
+def blas_threads(layer_sizes: list[int], batch_size: int) -> int:
+    """BLAS threads for the training job: one for small networks, else all cores but
+    one (left to the server and the browser)."""
+    work = batch_size * max((a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])), default=0)
+    return 1 if work < BLAS_ONE_THREAD_WORK else max(1, (os.cpu_count() or 1) - 1)
+
+
+def _blas_limit(threads: int):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: without it NumPy keeps its own thread count
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def duration_text(seconds: float) -> str:
+    """``"0.04 s"``, ``"3.2 s"``, ``"2 min 5 s"``."""
+    if seconds < 1:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
 def run_training(set_progress, session_id: str, config: dict) -> tuple[dict, Any]:
     """Train this tab's model as ``config`` says. Returns the final (live, snapshot version)."""
+    started = time.perf_counter()  # the run as the user waits for it: data, model, training, saving
     runs.clear_stop(session_id)
     try:
         ds, facts = load_data(config, session_id)
@@ -229,22 +264,24 @@ def run_training(set_progress, session_id: str, config: dict) -> tuple[dict, Any
             set_progress(publish("running", f"{note}: training", logs["history"], logs["epoch"], logs["batch"]))
 
     set_progress(publish("running", f"{note}: starting", {}, 0, 0))
-    run_history = model.fit(X_train, Y_train, batch_size=batch_size, learning_rate=training["learning_rate"],
-                            epochs=epochs, verbose=0, validation_data=val, shuffle=True, seed=None,
-                            callbacks=[on_event])
+    with _blas_limit(blas_threads(model.layer_sizes, batch_size)):
+        run_history = model.fit(X_train, Y_train, batch_size=batch_size, learning_rate=training["learning_rate"],
+                                epochs=epochs, verbose=0, validation_data=val, shuffle=True, seed=None,
+                                callbacks=[on_event])
     reason = run_history.get("stop_reason")
-    elapsed = time.perf_counter() - clock["start"]
-    if stop["requested"]:
-        state, message = "stopped", f"Stopped by you. {reason} The model keeps what it learned."
-    elif reason:
-        state, message = "diverged", reason
-    else:
-        state, message = "done", f"Trained {epochs} epoch{'s' if epochs != 1 else ''} in {elapsed:.1f} s."
     full = _join_history(history, run_history)
     buffer = io.BytesIO()
     model.save(buffer)
     runs.put_model(session_id, buffer.getvalue(), key, full,
                    filename=f"backprop-studio-{ds.name}-e{model.epochs_trained}.npz")
+    elapsed = time.perf_counter() - started
+    if stop["requested"]:
+        state, message = "stopped", f"Stopped by you. {reason} The model keeps what it learned."
+    elif reason:
+        state, message = "diverged", reason
+    else:
+        done = len(run_history["train_loss"])
+        state, message = "done", f"Trained {done} epoch{'s' if done != 1 else ''} in {duration_text(elapsed)}."
     live, version = publish(state, message, run_history, len(run_history["train_loss"]), n_batches)
     if stop["requested"]:
         live["stop_latency_s"] = stop["latency_s"]

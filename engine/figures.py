@@ -147,14 +147,17 @@ def _stats_line(entry: Mapping[str, Any]) -> str:
     return line
 
 
-def distribution_figure(snapshot: Mapping[str, Any], layer_indices: Optional[Sequence[int]], kind: str,
-                        bins: int = 50):
-    """Plotly figure: one histogram per chosen layer of its weights (``"params"``)
-    or weight gradients (``"grads"``), bars from :func:`histogram_data`.
-    Layers without weights are skipped and named in a note under the plots."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
+# plotly_white's look, spelled out: a figure built as a plain dict (not a go.Figure)
+# cannot name a template, and plotly.js knows none by name.
+_WHITE_AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "#EBF0F8", "zerolinewidth": 2,
+               "ticks": "", "automargin": True}
 
+
+def distribution_spec(snapshot: Mapping[str, Any], layer_indices: Optional[Sequence[int]], kind: str,
+                      bins: int = 50) -> dict[str, Any]:
+    """:func:`distribution_figure` as a plain ``{"data", "layout"}`` dict, for the
+    dashboard: no plotly import and no validation (a ``go.Figure`` with subplots
+    costs ~100x more to build than this dict)."""
     data = histogram_data(snapshot, layer_indices, kind, bins)
     shown = [d for d in data if d["counts"] is not None]
     skipped = [d for d in data if d["counts"] is None]
@@ -163,49 +166,72 @@ def distribution_figure(snapshot: Mapping[str, Any], layer_indices: Optional[Seq
     heading += " <span style='font-size:11px;color:#64748b'>(weight matrices only, biases excluded)</span>"
     rows = max(len(shown), 1)
     height = 130 + 250 * rows
-    titles = []
-    for d in shown:
+    # Row domains as plotly.subplots.make_subplots(rows, cols=1, vertical_spacing) lays them out.
+    spacing = min(105 / (height - 130), 0.3) if rows > 1 else 0.0
+    row_height = (1 - spacing * (rows - 1)) / rows
+    domains = [(1 - r * (row_height + spacing) - row_height, 1 - r * (row_height + spacing)) for r in range(rows)]
+    x_label = "weight value" if kind == "params" else "dL/dw"
+    traces: list[dict] = []
+    annotations: list[dict] = []
+    layout: dict[str, Any] = {}
+    for row, (lo, hi) in enumerate(domains, start=1):
+        suffix = "" if row == 1 else str(row)
+        layout[f"xaxis{suffix}"] = {**_WHITE_AXIS, "anchor": f"y{suffix}", "domain": [0.0, 1.0]}
+        layout[f"yaxis{suffix}"] = {**_WHITE_AXIS, "anchor": f"x{suffix}", "domain": [max(lo, 0.0), hi]}
+    for row, d in enumerate(shown, start=1):
+        suffix = "" if row == 1 else str(row)
         stats = _stats_line(d)
         if kind == "grads" and d["max"] == 0 and d["min"] == 0:
             stats = "all 0: no batch trained yet · " + stats
-        titles.append(f"{d['title']}: {what}<br><span style='font-size:11px;color:#64748b'>{stats}</span>")
-    fig = make_subplots(rows=rows, cols=1, vertical_spacing=min(105 / (height - 130), 0.3),
-                        subplot_titles=titles or [""])
-    x_label = "weight value" if kind == "params" else "dL/dw"
-    for row, d in enumerate(shown, start=1):
+        annotations.append({"text": f"{d['title']}: {what}<br><span style='font-size:11px;color:#64748b'>"
+                                    f"{stats}</span>",
+                            "font": {"size": 16}, "showarrow": False, "x": 0.5, "xanchor": "center",
+                            "xref": "paper", "y": domains[row - 1][1], "yanchor": "bottom", "yref": "paper"})
         edges = np.asarray(d["edges"])
-        centres = (edges[:-1] + edges[1:]) / 2
-        widths = np.diff(edges)
-        fig.add_trace(go.Bar(
-            x=centres, y=d["counts"], width=widths, name=d["title"], showlegend=False,
-            marker={"color": KIND_COLORS[kind], "line": {"width": 0}},
-            customdata=np.stack([edges[:-1], edges[1:]], axis=1),
-            hovertemplate="[%{customdata[0]:.4g}, %{customdata[1]:.4g}): %{y:,} values<extra></extra>",
-        ), row=row, col=1)
-        fig.update_xaxes(title_text=x_label, title_standoff=4, row=row, col=1)
-        fig.update_yaxes(title_text="count", row=row, col=1)
+        traces.append({
+            "type": "bar", "x": ((edges[:-1] + edges[1:]) / 2).tolist(), "y": d["counts"],
+            "width": np.diff(edges).tolist(), "name": d["title"], "showlegend": False,
+            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+            "marker": {"color": KIND_COLORS[kind], "line": {"width": 0}},
+            "customdata": np.stack([edges[:-1], edges[1:]], axis=1).tolist(),
+            "hovertemplate": "[%{customdata[0]:.4g}, %{customdata[1]:.4g}): %{y:,} values<extra></extra>",
+        })
+        layout[f"xaxis{suffix}"]["title"] = {"text": x_label, "standoff": 4}
+        layout[f"yaxis{suffix}"]["title"] = {"text": "count", "standoff": 15}
     notes = []
     if skipped:
         notes.append("Skipped (no weights): " + ", ".join(d["title"] for d in skipped))
     if not shown:
         notes.insert(0, "No layer with weights selected.")
     if notes:
-        fig.add_annotation(text="<br>".join(notes), xref="paper", yref="paper", x=0.5,
-                           y=0.5 if not shown else 0, yshift=0 if not shown else -48, xanchor="center",
-                           yanchor="middle" if not shown else "top", showarrow=False,
-                           font={"size": 12, "color": "#64748b"})
+        annotations.append({"text": "<br>".join(notes), "xref": "paper", "yref": "paper", "x": 0.5,
+                            "y": 0.5 if not shown else 0, "yshift": 0 if not shown else -48, "xanchor": "center",
+                            "yanchor": "middle" if not shown else "top", "showarrow": False,
+                            "font": {"size": 12, "color": "#64748b"}})
         if not shown:
-            fig.update_xaxes(visible=False)
-            fig.update_yaxes(visible=False)
-    fig.update_layout(
+            layout["xaxis"]["visible"] = False
+            layout["yaxis"]["visible"] = False
+    layout.update(
         title={"text": heading, "x": 0.01, "xanchor": "left", "y": 1, "yref": "container", "yanchor": "top",
                "pad": {"t": 12}, "font": {"size": 15}},
-        template="plotly_white", bargap=0, height=height,
+        annotations=annotations, bargap=0, height=height, hovermode="closest", hoverlabel={"align": "left"},
+        paper_bgcolor="white", plot_bgcolor="white",
         uirevision=f"{kind}:{[d['layer'] for d in data]}",
         margin={"l": 60, "r": 20, "t": 100, "b": 50 + (30 if skipped and shown else 0)},
-        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12, "color": "#2a3f5f"},
     )
-    return fig
+    return {"data": traces, "layout": layout}
+
+
+def distribution_figure(snapshot: Mapping[str, Any], layer_indices: Optional[Sequence[int]], kind: str,
+                        bins: int = 50):
+    """Plotly figure: one histogram per chosen layer of its weights (``"params"``)
+    or weight gradients (``"grads"``), bars from :func:`histogram_data`.
+    Layers without weights are skipped and named in a note under the plots.
+    (A ``go.Figure`` of :func:`distribution_spec`.)"""
+    import plotly.graph_objects as go
+
+    return go.Figure(distribution_spec(snapshot, layer_indices, kind, bins))
 
 
 # -- network graph -------------------------------------------------------------------

@@ -388,13 +388,13 @@ def test_neuron_panel_shows_bias_gradient_activation_and_weights(fake_runs):
 def test_histogram_callback_builds_both_figures(fake_runs, small):
     from components import histograms as h
     weights, grads, options = h.refresh_histograms(version(), None)
-    assert len(weights.data) == 2 and len(grads.data) == 2
+    assert len(weights["data"]) == 2 and len(grads["data"]) == 2
     assert [o["value"] for o in options] == [0, 1]
     weights, grads, _ = h.refresh_histograms(version(), [1])
-    assert len(weights.data) == 1
-    assert weights.layout.annotations[0].text.startswith("Layer 2 (Dense 1, Sigmoid): weights")
-    assert grads.layout.annotations[0].text.startswith("Layer 2 (Dense 1, Sigmoid): gradients")
+    assert len(weights["data"]) == 1
+    assert weights["layout"]["annotations"][0]["text"].startswith("Layer 2 (Dense 1, Sigmoid): weights")
+    assert grads["layout"]["annotations"][0]["text"].startswith("Layer 2 (Dense 1, Sigmoid): gradients")
     weights, grads, _ = h.refresh_histograms(version(), [])
-    assert len(weights.data) == 0 and "Choose" in weights.layout.annotations[0].text
+    assert len(weights["data"]) == 0 and "Choose" in weights["layout"]["annotations"][0]["text"]
     weights, _, options = h.refresh_histograms(None, None)
-    assert options == [] and len(weights.data) == 0
+    assert options == [] and len(weights["data"]) == 0
