@@ -1,12 +1,17 @@
 """The live loss and accuracy charts.
 
-The training job sends a *live* dict through its progress output (the ``LIVE``
-store of ``components.training``)::
+The charts draw a *live* dict::
 
     {"history": {"train_loss": [...], "val_loss": [...],            # one value per epoch,
                  "train_accuracy": [...], "val_accuracy": [...]},   # accuracy for classifiers
      "batch_trace": {"x": [...], "y": [...]},                       # x: epochs as a fraction
      ...}
+
+A training job keeps it in the run cache (``components.runs.put_live``) and sends the
+page (the ``LIVE`` store of ``components.training``) only its progress, marked
+``"charts": FROM_RUN_CACHE`` - the history grows with the run and the page has no use
+for it but the charts; other live dicts (a loaded model, Reset) carry their own.
+The charts redraw when the panels' snapshot version changes (:func:`register`).
 
 :func:`loss_figure` and :func:`accuracy_figure` turn it into Plotly figures as
 plain dicts (pure functions, tested without a browser; plain dicts because
@@ -15,10 +20,11 @@ trace short however long a run is.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any, Optional
 
 import dash
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 
 LOSS_GRAPH = "loss-graph"
 ACCURACY_GRAPH = "accuracy-graph"
@@ -28,6 +34,8 @@ TRAIN_COLOR = "#2563eb"
 VAL_COLOR = "#ea580c"
 BATCH_COLOR = "rgba(37, 99, 235, 0.25)"
 MAX_BATCH_POINTS = 1000
+# A live dict's "charts" value when its history is in the run cache, not in the dict.
+FROM_RUN_CACHE = "run-cache"
 
 
 class BatchTrace:
@@ -106,7 +114,8 @@ def loss_figure(live: Optional[dict]) -> dict[str, Any]:
     layout = _base_layout("Loss", "loss", "Press Train to see the loss fall" if empty else None)
     data: list[dict[str, Any]] = []
     if trace.get("y"):
-        data.append({"type": "scattergl", "x": trace["x"], "y": _finite(trace["y"]), "mode": "lines",
+        # SVG, not WebGL: 1000 points draw in a few ms, a WebGL trace costs ~90 ms a redraw without a GPU
+        data.append({"type": "scatter", "x": trace["x"], "y": _finite(trace["y"]), "mode": "lines",
                      "name": "batch", "line": {"color": BATCH_COLOR, "width": 1}, "hoverinfo": "skip"})
     first = int(history.get("first_epoch", 1))
     if train:
@@ -145,9 +154,23 @@ def layout() -> html.Div:
     ], className="charts")
 
 
-def register(live_store: str) -> None:
-    """Redraw both charts whenever the live store changes."""
-    @dash.callback(Output(LOSS_GRAPH, "figure"), Output(ACCURACY_GRAPH, "figure"), Input(live_store, "data"),
-                   prevent_initial_call=True)
-    def draw_charts(live):
+def charts_live(version: Optional[dict], live: Optional[dict]) -> Optional[dict]:
+    """The live dict to draw: the page's own, or - when it says ``charts: FROM_RUN_CACHE``
+    (a training run's progress, which leaves its growing history out) - the run's
+    latest live state in the run cache (``components.runs.get_live``)."""
+    if live and live.get("charts") == FROM_RUN_CACHE and version and version.get("session"):
+        runs = importlib.import_module("components.runs")
+        stored = runs.get_live(version["session"])
+        if stored is not None:
+            return stored
+    return live
+
+
+def register(live_store: str, trigger: str) -> None:
+    """Redraw both charts whenever the ``trigger`` store changes (the panels' snapshot
+    version: the charts keep the panels' pace, not the job's)."""
+    @dash.callback(Output(LOSS_GRAPH, "figure"), Output(ACCURACY_GRAPH, "figure"), Input(trigger, "data"),
+                   State(live_store, "data"), prevent_initial_call=True)
+    def draw_charts(version, live):
+        live = charts_live(version, live)
         return loss_figure(live), accuracy_figure(live)

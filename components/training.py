@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 LIVE = "train-live"              # dcc.Store: the run's live state (see loss_chart for its history part)
 RESULT = "train-result"          # dcc.Store: when the last run ended. Everything the page shows goes through
                                  # the progress outputs: the renderer holds back callbacks downstream of a
-                                 # running callback's own outputs, so LIVE and SNAPSHOT_VERSION must not be one.
+                                 # running callback's own outputs, so LIVE and LATEST must not be one.
+LATEST = "snapshot-latest"       # dcc.Store: the run's newest snapshot version; assets/refresh.js forwards it to
+                                 # ids.SNAPSHOT_VERSION (the panels' trigger) at a pace the browser keeps up with
 TRAIN = "train-button"
 STOP = "stop-button"
 RESET = "reset-button"
@@ -240,11 +242,14 @@ def run_training(set_progress, session_id: str, config: dict) -> tuple[dict, Any
         snapshot.update(version=runs.new_version(), status=state, dataset=summary)
         version = runs.put_snapshot(session_id, snapshot)
         elapsed = time.perf_counter() - clock["start"]
-        live = _live(state, message, history=_join_history(history, run_history),
-                     batch_trace=trace.to_dict(), epoch=epoch, epochs=epochs, batch=batch, batches=n_batches,
+        # The page gets the progress; the charts' history and batch trace (which grow
+        # with the run) stay in the run cache, where the charts' callback reads them.
+        live = _live(state, message, epoch=epoch, epochs=epochs, batch=batch, batches=n_batches,
                      epochs_trained=model.epochs_trained, elapsed=elapsed,
-                     samples_per_s=clock["samples"] / elapsed if elapsed > 0 else 0.0)
-        runs.put_live(session_id, live)
+                     samples_per_s=clock["samples"] / elapsed if elapsed > 0 else 0.0,
+                     charts=loss_chart.FROM_RUN_CACHE)
+        runs.put_live(session_id, {**live, "history": _join_history(history, run_history),
+                                   "batch_trace": trace.to_dict()})
         return live, {"session": session_id, "version": version}
 
     def on_event(m, logs):
@@ -302,7 +307,7 @@ def _bar(bar_id: str, text_id: str, label: str) -> html.Div:
 def layout() -> html.Div:
     """Buttons, progress, status, the charts, and the model file controls."""
     return html.Div([
-        dcc.Store(id=LIVE), dcc.Store(id=RESULT), dcc.Store(id=RESYNC),
+        dcc.Store(id=LIVE), dcc.Store(id=RESULT), dcc.Store(id=RESYNC), dcc.Store(id=LATEST),
         dcc.Interval(id=WATCH, interval=STALE_MS // 2),
         dcc.Download(id=DOWNLOAD),
         html.Div([
@@ -336,7 +341,7 @@ dash.clientside_callback(
     Output(RESULT, "data"),
     Input(TRAIN, "n_clicks"), State(ids.SESSION, "data"), State(controls.CONFIG, "data"),
     background=True,
-    progress=[Output(LIVE, "data"), Output(ids.SNAPSHOT_VERSION, "data")],
+    progress=[Output(LIVE, "data"), Output(LATEST, "data")],
     running=[(Output(RUN_FIELDSET, "disabled"), True, False), (Output(STOP, "disabled"), False, True),
              (Output(TRAIN, "children"), "Training…", "Train")],
     interval=POLL_MS,
@@ -383,13 +388,36 @@ def reset(n_clicks, session_id):
             {"session": session_id, "version": runs.new_version()})
 
 
+# The run's snapshot versions reach the panels (and the charts) through this gate:
+# at most every max(0.5 s, 3x the browser's last redraw time), never while the user
+# is in the middle of doing something (see assets/refresh.js); the run's last one
+# (done, stopped, failed) at once.
+dash.clientside_callback(
+    """function(latest, current, live) {
+        return window.backpropRefresh.gate(latest, current, !live || live.state !== 'running');
+    }""",
+    Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
+    Input(LATEST, "data"), State(ids.SNAPSHOT_VERSION, "data"), State(LIVE, "data"),
+    prevent_initial_call=True,
+)
+
+
 # Progress bars and the status line, drawn in the browser from the live state
-# (no server round trip while the server is busy with the other panels).
+# (no server round trip while the server is busy with the other panels). Values
+# that did not change are not sent again: every output set costs the renderer a
+# pass over the whole page's components.
 dash.clientside_callback(
     """function(live) {
         const NU = window.dash_clientside.no_update;
         window.backpropLiveSeen = Date.now();
         if (!live) { return [NU, NU, NU, NU, NU, NU, NU]; }
+        const last = window.backpropLiveShown = window.backpropLiveShown || {};
+        const changed = (k, v) => {
+            const key = JSON.stringify(v);
+            if (last[k] === key) { return NU; }
+            last[k] = key;
+            return v;
+        };
         const state = live.state || 'idle';
         const epoch = live.epoch || 0, epochs = live.epochs || 0;
         const batch = live.batch || 0, batches = live.batches || 0;
@@ -402,9 +430,10 @@ dash.clientside_callback(
         }
         const inEpoch = running && batches && batch !== batches;
         const overall = (inEpoch ? Math.max(epoch - 1, 0) + batch / batches : epoch);
-        return [message, 'status status-' + state, {width: pct(overall, epochs)},
-                epochs ? epoch + ' / ' + epochs : '', {width: pct(batch, batches)},
-                batches ? batch + ' / ' + batches : '', running ? NU : ''];
+        return [changed('status', message), changed('class', 'status status-' + state),
+                changed('epochBar', {width: pct(overall, epochs)}), changed('epochText', epochs ? epoch + ' / ' + epochs : ''),
+                changed('batchBar', {width: pct(batch, batches)}), changed('batchText', batches ? batch + ' / ' + batches : ''),
+                running ? NU : ''];
     }""",
     Output(STATUS, "children"), Output(STATUS, "className"),
     Output(EPOCH_BAR, "style"), Output(EPOCH_TEXT, "children"),
@@ -493,4 +522,4 @@ def model_file(save_clicks, contents, filename, session_id, config):
     return [no_update, message, None, live, {"session": session_id, "version": version}, adopt]
 
 
-loss_chart.register(LIVE)
+loss_chart.register(LIVE, ids.SNAPSHOT_VERSION)

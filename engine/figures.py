@@ -148,9 +148,10 @@ def _stats_line(entry: Mapping[str, Any]) -> str:
 
 
 # plotly_white's look, spelled out: a figure built as a plain dict (not a go.Figure)
-# cannot name a template, and plotly.js knows none by name.
+# cannot name a template, and plotly.js knows none by name. Fixed margins instead of
+# the template's automargin, which costs every redraw an extra layout pass.
 _WHITE_AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "#EBF0F8", "zerolinewidth": 2,
-               "ticks": "", "automargin": True}
+               "ticks": ""}
 
 
 def distribution_spec(snapshot: Mapping[str, Any], layer_indices: Optional[Sequence[int]], kind: str,
