@@ -412,6 +412,24 @@ def _section(title: str, *children: Any) -> html.Section:
     return html.Section([html.H3(title, className="card-title"), *children], className="card form-card")
 
 
+# The config of the form as the layout draws it, marked "seeded": the page can train
+# from its first frame instead of waiting for check_form's first answer. A tab whose
+# form restores edited values (persistence) must wait for that answer all the same:
+# the Train button's callback (components.training) checks for them.
+SEEDED = "seeded"
+
+
+@functools.lru_cache(maxsize=1)
+def _default_config() -> Optional[dict]:
+    config, _ = validate_form({**DEFAULTS, "layers": [dict(layer) for layer in DEFAULT_LAYERS]})
+    return config
+
+
+def default_config() -> Optional[dict]:
+    config = _default_config()
+    return None if config is None else {**config, SEEDED: True}
+
+
 def layout() -> html.Div:
     """The form (left column) and the stores it fills."""
     data = _section(
@@ -460,7 +478,7 @@ def layout() -> html.Div:
                  className="field-grid"),
     )
     return html.Div([
-        dcc.Store(id=CONFIG), dcc.Store(id=CSV_META), dcc.Store(id=ADOPT),
+        dcc.Store(id=CONFIG, data=default_config()), dcc.Store(id=CSV_META), dcc.Store(id=ADOPT),
         data, network, training,
         html.Div(id=FORM_STATUS, className="form-status", role="status"),
     ], className="form")

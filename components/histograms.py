@@ -12,7 +12,7 @@ import importlib
 from typing import Optional
 
 import dash
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from components import ids
 from engine import figures
@@ -72,25 +72,28 @@ def _options(snapshot: dict) -> list[dict]:
     return out
 
 
-def refresh_histograms(version: Optional[dict], layers: Optional[list]):
-    """Weight figure, gradient figure and layer options for the latest snapshot."""
+def refresh_histograms(version: Optional[dict], layers: Optional[list], current_options: Optional[list] = None):
+    """Weight figure, gradient figure and layer options for the latest snapshot (the
+    options only when they differ from ``current_options``: re-sending them re-renders
+    the dropdown, perhaps open under the user's pointer)."""
     snapshot = load_snapshot(version)
     if snapshot is None:
-        return _empty_figure("params"), _empty_figure("grads"), []
+        return _empty_figure("params"), _empty_figure("grads"), [] if current_options != [] else dash.no_update
     options = _options(snapshot)
+    sent = options if options != current_options else dash.no_update
     if layers is None:
         chosen = [o["value"] for o in options if not o["disabled"]]
     else:
         chosen = [int(i) for i in layers if 0 <= int(i) < len(options)]
     if not chosen:
         text = "Choose one or more layers above."
-        return _empty_figure("params", text), _empty_figure("grads", text), options
+        return _empty_figure("params", text), _empty_figure("grads", text), sent
     weights = figures.distribution_spec(snapshot, chosen, "params", bins=BINS)
     grads = figures.distribution_spec(snapshot, chosen, "grads", bins=BINS)
-    return weights, grads, options
+    return weights, grads, sent
 
 
 dash.callback(
     Output(WEIGHTS_GRAPH, "figure"), Output(GRADS_GRAPH, "figure"), Output(LAYER_SELECT, "options"),
-    Input(ids.SNAPSHOT_VERSION, "data"), Input(LAYER_SELECT, "value"),
+    Input(ids.SNAPSHOT_VERSION, "data"), Input(LAYER_SELECT, "value"), State(LAYER_SELECT, "options"),
 )(refresh_histograms)

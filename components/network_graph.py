@@ -118,7 +118,7 @@ def _layer_options(snapshot: dict) -> list[dict]:
 
 
 def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pair: Any,
-                  current_layout: Optional[dict] = None):
+                  current_layout: Optional[dict] = None, current_options: Optional[list] = None):
     """Elements, summary, layer options, layout and the pinned neuron choice for
     the latest snapshot.
 
@@ -129,7 +129,8 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
 
     The layout is sent only when it differs from ``current_layout`` (the graph's):
     Cytoscape re-runs (and re-fits) it whenever it receives one, which would cost a
-    relayout per refresh and undo the user's zoom and pan.
+    relayout per refresh and undo the user's zoom and pan. The layer options, too,
+    only when they differ from ``current_options``.
     """
     snapshot = load_snapshot(version)
     if snapshot is None:
@@ -145,7 +146,9 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
     # The layout re-runs (and re-fits) only when the set of shown neurons changes.
     key = json.dumps(view["shown"], sort_keys=True)
     graph_layout = {"name": "preset", "fit": True, "padding": 24, "shown": key}
-    return (view["elements"], [html.Li(s) for s in view["summary"]], _layer_options(snapshot),
+    options = _layer_options(snapshot)
+    return (view["elements"], [html.Li(s) for s in view["summary"]],
+            options if options != current_options else dash.no_update,
             graph_layout if graph_layout != current_layout else dash.no_update,
             pinned if pinned != choice else dash.no_update)
 
@@ -286,7 +289,7 @@ dash.callback(
     Output(GRAPH, "elements"), Output(SUMMARY, "children"), Output(LAYER_SELECT, "options"),
     Output(GRAPH, "layout"), Output(NEURON_CHOICE, "data"),
     Input(ids.SNAPSHOT_VERSION, "data"), Input(NEURON_CHOICE, "data"), Input(EDGES_PER_PAIR, "value"),
-    State(GRAPH, "layout"),
+    State(GRAPH, "layout"), State(LAYER_SELECT, "options"),
 )(refresh_graph)
 
 dash.callback(
