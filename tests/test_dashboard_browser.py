@@ -257,9 +257,10 @@ def test_two_tabs_train_separate_models(browser, app_server):
 
 
 def test_page_stays_responsive_while_training(page, app_server):
-    """An unrelated callback (typing in the form) still answers during a run. The bound is
-    loose: on a 2-core machine the browser redrawing the graph and histograms every
-    half second dominates the round trip (the server side of it is ~15 ms median)."""
+    """An unrelated callback (typing in the form) still answers during a run. The bound
+    leaves CI room: this round trip includes Playwright's polling of the message, and
+    measured 0.45-0.7 s at p95 on a 2-core machine (bench/bench_dashboard.py measures
+    the page's own latency, from the click to the figure, without that polling)."""
     open_dashboard(page, app_server)
     set_field(page, "epochs", 10000)
     page.click("#train-button")
@@ -276,4 +277,4 @@ def test_page_stays_responsive_while_training(page, app_server):
     expect(status(page)).to_have_class(re.compile(r"\bstatus-stopped\b"), timeout=10_000)
     p95 = float(np.percentile(latencies, 95))
     print(f"form validation round trip during training: p95 {p95 * 1000:.0f} ms")
-    assert p95 < 2.5
+    assert p95 < 1.5
