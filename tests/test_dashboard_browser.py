@@ -171,6 +171,12 @@ def journey(page, url: str, tmp_path) -> None:
     assert stop_seconds < 3
     expect(status(page)).to_contain_text("Stopped by you")
     expect(page.locator("#train-button")).to_be_enabled()
+    # the charts follow the status with the run's last snapshot version (a server round trip later)
+    page.wait_for_function("""n => {
+        const g = document.querySelector('#loss-graph .js-plotly-plot');
+        const t = ((g && g.data) || []).find(t => t.name === 'training');
+        return t && t.x.length > n;
+    }""", arg=EPOCHS, timeout=10_000)
     assert EPOCHS < training_points(page) < EPOCHS + 10000
 
     # Load the saved file: the graph shows exactly the saved weights again.
