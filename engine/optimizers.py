@@ -13,54 +13,13 @@ handful of whole-array operations however many layers there are.
 from __future__ import annotations
 
 import math
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .checks import finite_number
 
 Pairs = Sequence[tuple[np.ndarray, np.ndarray]]
-
-# Work on pieces that stay in the core's cache while every pass runs over them.
-CHUNK = 1 << 15
-
-
-# Updates of at least this many values are split between two threads (NumPy
-# releases the GIL inside its loops, so the halves run on two cores at once).
-PARALLEL_MIN = 1 << 17
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _chunks(start: int, stop: int):
-    for s in range(start, stop, CHUNK):
-        yield slice(s, min(s + CHUNK, stop))
-
-
-def _for_each_chunk(n: int, update: Callable[[slice, np.ndarray], None], dtype: Any) -> None:
-    """Call ``update(piece, scratch)`` over cache-sized pieces of ``range(n)``,
-    the second half on a helper thread when the update is large."""
-    global _pool
-
-    def run(start: int, stop: int) -> None:
-        scratch = np.empty(min(CHUNK, stop - start), dtype=dtype)
-        for piece in _chunks(start, stop):
-            update(piece, scratch[: piece.stop - piece.start])
-
-    if n < PARALLEL_MIN or (os.cpu_count() or 1) < 2:
-        run(0, n)
-        return
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="optimizer")
-    half = (n // 2 // CHUNK + 1) * CHUNK
-    future = _pool.submit(run, half, n)
-    run(0, half)
-    future.result()
-
 
 class Optimizer:
     name = ""
@@ -116,6 +75,11 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
+    """Adam with PyTorch's update. The state keeps the moments scaled as
+    ``M = m / (1 - beta1)`` and ``V = v / (1 - beta2)``, which turns each
+    moment update into a multiply and an add and the whole step into ten
+    in-place passes over the parameters."""
+
     name = "adam"
     defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
 
@@ -128,36 +92,36 @@ class Adam(Optimizer):
 
     def step(self, pairs: Pairs, learning_rate: float) -> None:
         b1, b2, eps = self.params["beta1"], self.params["beta2"], self.params["eps"]
-        if "m" not in self.state:
-            self.state.update(t=0, m=[np.zeros_like(p) for p, _ in pairs],
-                              v=[np.zeros_like(p) for p, _ in pairs])
+        if "M" not in self.state:
+            self.state.update(t=0, M=[np.zeros_like(p) for p, _ in pairs],
+                              V=[np.zeros_like(p) for p, _ in pairs],
+                              scratch=[np.empty_like(p) for p, _ in pairs])
         self.state["t"] += 1
         t = self.state["t"]
-        step_size = learning_rate / (1 - b1 ** t)
-        root_bc2 = math.sqrt(1 - b2 ** t)
-        # w -= step * m / (sqrt(v)/root_bc2 + eps), rewritten as
-        # w -= m / (sqrt(v) * c + e) with c = 1/(root_bc2*step), e = eps/step.
-        c = 1.0 / (root_bc2 * step_size)
-        e = eps / step_size
-        for (p, g), m, v in zip(pairs, self.state["m"], self.state["v"]):
-            pf, gf, mf, vf = p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1)
+        # w -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps) with m = (1-b1) M and
+        # v = (1-b2) V is w -= M / (c*sqrt(V) + e) for these c and e:
+        s = learning_rate * (1 - b1) / (1 - b1 ** t)
+        c = math.sqrt((1 - b2) / (1 - b2 ** t)) / s
+        e = eps / s
+        for (p, g), M, V, tmp in zip(pairs, self.state["M"], self.state["V"], self.state["scratch"]):
+            M *= b1
+            M += g
+            V *= b2
+            np.multiply(g, g, out=tmp)
+            V += tmp
+            np.sqrt(V, out=tmp)
+            tmp *= c
+            tmp += e
+            np.divide(M, tmp, out=tmp)
+            p -= tmp
 
-            def update(s: slice, tmp: np.ndarray) -> None:
-                gs, ms, vs = gf[s], mf[s], vf[s]
-                ms *= b1
-                np.multiply(gs, 1 - b1, out=tmp)
-                ms += tmp
-                vs *= b2
-                np.multiply(gs, gs, out=tmp)
-                tmp *= 1 - b2
-                vs += tmp
-                np.sqrt(vs, out=tmp)
-                tmp *= c
-                tmp += e
-                np.divide(ms, tmp, out=tmp)
-                pf[s] -= tmp
+    def state_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.state.items() if k != "scratch"}
 
-            _for_each_chunk(pf.size, update, p.dtype)
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.state = dict(state)
+        if "M" in self.state:
+            self.state["scratch"] = [np.empty_like(m) for m in self.state["M"]]
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}

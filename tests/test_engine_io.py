@@ -119,4 +119,4 @@ def test_saved_file_is_a_plain_npz(tmp_path):
     model.save(path)
     with zipfile.ZipFile(path) as z:
         names = set(z.namelist())
-    assert {"meta.npy", "param/0/W.npy", "grad/0/W.npy", "opt/m/0.npy"} <= names
+    assert {"meta.npy", "param/0/W.npy", "grad/0/W.npy", "opt/M/0.npy"} <= names
