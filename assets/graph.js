@@ -54,14 +54,19 @@ window.backpropGraph = (function () {
         const renderer = c.renderer();
         // Walk along the edge; keep the first point where Cytoscape's own hit test finds it.
         const fractions = [0.5];
-        for (let d = 0.025; d < 0.45; d += 0.025) { fractions.push(0.5 - d, 0.5 + d); }
+        for (let d = 0.01; d < 0.45; d += 0.01) { fractions.push(0.5 - d, 0.5 + d); }
+        const hits = function (x, y) {
+            const model = renderer.projectIntoViewport(x, y);
+            const hit = renderer.findNearestElement(model[0], model[1], true, false);
+            return hit && hit.id() === edgeId;
+        };
+        // A point clear of crossing edges: the hit test finds this edge one pixel around it too.
+        const around = [[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]];
         for (const f of fractions) {
             // Whole pixels: a real click lands on one.
             const x = Math.round(box.left + s.x + (t.x - s.x) * f);
             const y = Math.round(box.top + s.y + (t.y - s.y) * f);
-            const model = renderer.projectIntoViewport(x, y);
-            const hit = renderer.findNearestElement(model[0], model[1], true, false);
-            if (hit && hit.id() === edgeId) {
+            if (around.every(d => hits(x + d[0], y + d[1]))) {
                 return {x: x, y: y};
             }
         }

@@ -384,26 +384,6 @@ def bench_hist_latency(browser, app, name, cfg, samples) -> dict:
 
 
 # -- (d) edge click -> label ------------------------------------------------------------
-CLEAR_EDGE_POINT = """id => {
-    const cy = window.backpropGraph.cy();
-    const edge = cy.getElementById(id);
-    const box = document.getElementById('network-graph').getBoundingClientRect();
-    const s = edge.source().renderedPosition(), t = edge.target().renderedPosition();
-    const r = cy.renderer();
-    const hits = (x, y) => {
-        const m = r.projectIntoViewport(x, y);
-        const hit = r.findNearestElement(m[0], m[1], true, false);
-        return hit && hit.id() === id;
-    };
-    for (let k = 0; k <= 40; k++) {
-        const f = 0.5 + (k % 2 ? 1 : -1) * Math.ceil(k / 2) * 0.01;
-        const x = box.left + s.x + (t.x - s.x) * f, y = box.top + s.y + (t.y - s.y) * f;
-        if ([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]].every(([dx, dy]) => hits(x + dx, y + dy))) {
-            return {x: x, y: y};
-        }
-    }
-    return null;
-}"""
 
 # Watch one click: when the edge's class flips (checked every frame) and when the readout
 # names the edge in its new state (checked on every DOM change of the readout).
@@ -443,7 +423,7 @@ def bench_edge_clicks(browser, app, clicks, during_training: bool) -> dict:
                                timeout=60_000)
         shown = False
         for i in range(clicks):
-            point = page.evaluate(CLEAR_EDGE_POINT, edge)
+            point = page.evaluate("id => window.backpropGraph.edgePoint(id)", edge)
             if not point:
                 continue
             shown = not page.evaluate("id => window.backpropGraph.cy().getElementById(id).hasClass('labelled')",

@@ -70,35 +70,13 @@ def wait_for_graph(page, edge_id: str) -> None:
                            timeout=RUN_TIMEOUT_MS)
 
 
-# A point on the edge where Cytoscape's hit test finds that edge, also one
-# pixel around it (backpropGraph.edgePoint may pick a point where two edges cross).
-CLEAR_EDGE_POINT = """id => {
-    const cy = window.backpropGraph.cy();
-    const edge = cy.getElementById(id);
-    const box = document.getElementById('network-graph').getBoundingClientRect();
-    const s = edge.source().renderedPosition(), t = edge.target().renderedPosition();
-    const r = cy.renderer();
-    const hits = (x, y) => {
-        const m = r.projectIntoViewport(x, y);
-        const hit = r.findNearestElement(m[0], m[1], true, false);
-        return hit && hit.id() === id;
-    };
-    for (let k = 0; k <= 40; k++) {
-        const f = 0.5 + (k % 2 ? 1 : -1) * Math.ceil(k / 2) * 0.01;
-        const x = box.left + s.x + (t.x - s.x) * f, y = box.top + s.y + (t.y - s.y) * f;
-        if ([[0, 0], [1, 0], [-1, 0], [0, 1], [0, -1]].every(([dx, dy]) => hits(x + dx, y + dy))) {
-            return {x: x, y: y};
-        }
-    }
-    return null;
-}"""
 
 
 def click_edge(page, edge_id: str) -> dict:
     """Click an edge as a user would; return the graph's readout of it."""
     page.locator("#network-graph").scroll_into_view_if_needed()
     wait_for_graph(page, edge_id)
-    point = page.evaluate(CLEAR_EDGE_POINT, edge_id)
+    point = page.evaluate("id => window.backpropGraph.edgePoint(id)", edge_id)
     assert point, f"no point on {edge_id} is clear of other edges"
     page.mouse.click(point["x"], point["y"])
     page.wait_for_function("id => { try { const r = JSON.parse(document.getElementById('edge-label-readout')"
