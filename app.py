@@ -108,8 +108,10 @@ dash.clientside_callback(
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
     host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "8050"))
-    app.run(host=host, port=port, debug=os.environ.get("DEBUG") == "1")
+    port = os.environ.get("PORT", "8050")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise SystemExit(f"PORT must be a whole number from 1 to 65535 (got {port!r})")
+    app.run(host=host, port=int(port), debug=os.environ.get("DEBUG") == "1")
 
 
 if __name__ == "__main__":
