@@ -620,13 +620,12 @@ def region_color(k: int) -> str:
 def model_from_snapshot(snapshot: Mapping[str, Any]):
     """A new engine ``Sequential`` with the snapshot's layers and parameters, for
     ``predict`` (building one costs well under a millisecond for the dashboard's nets)."""
-    from .layers import LAYERS
-    from .model import Sequential
+    from .model import Sequential, layers_from_config
 
     layers = snapshot["layers"]
     dtype = "float64" if any(np.asarray(a).dtype == np.float64 for l in layers
                              for a in l.get("params", {}).values()) else "float32"
-    built = [LAYERS[l["type"]].from_config(dict(l.get("config", {}))) for l in layers]
+    built = layers_from_config(layers)
     model = Sequential(built, tuple(snapshot["input_shape"]), loss=snapshot.get("loss") or "mse",
                        dtype=dtype, seed=0)
     for layer, entry in zip(model.layers, layers):

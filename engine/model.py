@@ -210,29 +210,29 @@ class Sequential:
             grad = layer.backward(grad, need_input_grad=i > 0, **kwargs)
         return loss + self._regularize()
 
+    def _regularized(self) -> Iterable[tuple[np.ndarray, np.ndarray]]:
+        """(weights, gradient) of every array L1/L2 applies to."""
+        for layer in self.layers:
+            for name in layer.regularized:
+                yield getattr(layer, name), getattr(layer, "grad_" + name)
+
     def _regularize(self) -> float:
         """Add the L1/L2 gradients to every weight matrix; return the penalty."""
         if not (self.l1 or self.l2):
             return 0.0
-        penalty = 0.0
-        for layer in self.layers:
-            for name in layer.regularized:
-                W, gW = getattr(layer, name), getattr(layer, "grad_" + name)
-                if self.l1:
-                    penalty += self.l1 * float(np.abs(W).sum())
-                    gW += self.l1 * np.sign(W)
-                if self.l2:
-                    penalty += self.l2 * float(np.vdot(W, W))
-                    gW += (2 * self.l2) * W
-        return penalty
+        for W, gW in self._regularized():
+            if self.l1:
+                gW += self.l1 * np.sign(W)
+            if self.l2:
+                gW += (2 * self.l2) * W
+        return self._penalty()
 
     def _penalty(self) -> float:
-        penalty = 0.0
-        for layer in self.layers:
-            for name in layer.regularized:
-                W = getattr(layer, name)
-                penalty += self.l1 * float(np.abs(W).sum()) + self.l2 * float(np.vdot(W, W))
-        return penalty
+        """``l1 * sum|W| + l2 * sum(W^2)`` over the weight matrices."""
+        if not (self.l1 or self.l2):
+            return 0.0
+        return sum(self.l1 * float(np.abs(W).sum()) + self.l2 * float(np.vdot(W, W))
+                   for W, _ in self._regularized())
 
     def step(self, learning_rate: float) -> None:
         """One optimiser update from the gradients of the last ``backward``."""
@@ -472,11 +472,7 @@ class Sequential:
 
     @classmethod
     def _from_model_config(cls, config: dict[str, Any]) -> "Sequential":
-        layers = []
-        for spec in config["layers"]:
-            if spec["type"] not in LAYERS:
-                raise ModelFileError(f"unknown layer type {spec['type']!r}")
-            layers.append(LAYERS[spec["type"]].from_config(dict(spec["config"])))
+        layers = layers_from_config(config["layers"])
         kwargs = {k: config[k] for k in ("loss", "optimizer", "optimizer_params", "l1", "l2", "dtype", "seed")}
         return Sequential(layers, tuple(config["input_shape"]), **kwargs)
 
@@ -610,6 +606,16 @@ class FFNN(Sequential):
 
 
 MODEL_CLASSES: dict[str, type[Sequential]] = {"Sequential": Sequential, "FFNN": FFNN}
+
+
+def layers_from_config(specs: Iterable[Mapping[str, Any]]) -> list[Layer]:
+    """New layers from ``[{"type": ..., "config": {...}}, ...]`` (a saved file's or a snapshot's)."""
+    layers = []
+    for spec in specs:
+        if spec["type"] not in LAYERS:
+            raise ModelFileError(f"unknown layer type {spec['type']!r}")
+        layers.append(LAYERS[spec["type"]].from_config(dict(spec.get("config", {}))))
+    return layers
 
 
 def _accuracy(P: np.ndarray, Y: np.ndarray, loss: str) -> float:
