@@ -19,7 +19,8 @@ import os
 import dash
 from dash import Dash, Input, Output, State, dcc, html
 
-from components import controls, decision_regions, histograms, ids, network_graph, runs, training
+from dashboard import ids, store
+from dashboard.panels import architecture, conv, form, histograms, network, regions, sequences, training
 
 REDIS_URL = os.environ.get("REDIS_URL") or None
 celery_app = None
@@ -50,12 +51,12 @@ if REDIS_URL:
 else:
     import diskcache
 
-    background_manager = DiskcacheManager(diskcache.Cache(str(runs.state_dir() / "jobs")))
+    background_manager = DiskcacheManager(diskcache.Cache(str(store.state_dir() / "jobs")))
 
 app = Dash(__name__, title="Backprop Studio", background_callback_manager=background_manager,
            update_title=None, suppress_callback_exceptions=False)
 server = app.server
-runs.init_app(server, REDIS_URL)
+store.init_app(server, REDIS_URL)
 
 
 def header() -> html.Header:
@@ -76,11 +77,14 @@ def serve_layout() -> html.Div:
         dcc.Store(id=ids.SNAPSHOT_VERSION),
         header(),
         html.Main([
-            html.Aside(controls.layout(), className="sidebar"),
+            html.Aside(form.layout(), className="sidebar"),
             html.Div([
                 training.layout(),
-                decision_regions.layout(),
-                network_graph.layout(),
+                architecture.layout(),
+                regions.layout(),
+                network.layout(),
+                conv.layout(),
+                sequences.layout(),
                 histograms.layout(),
             ], className="workspace"),
         ], className="app-main"),

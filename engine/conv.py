@@ -39,6 +39,7 @@ from .activations import ACTIVATIONS
 from .initializers import BIAS_LIKE_WEIGHTS, check_init, initialize
 from .checks import is_int as _is_int
 from .layers import ActivatedLayer, Layer, register_layer
+from . import settings as _s
 
 PADDINGS = ("valid", "same")
 # Conv2D works through the batch in pieces whose patch matrix has about this size.
@@ -64,9 +65,8 @@ def _check_padding(padding: Any) -> str:
 
 def _image_shape(layer: Layer, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
     if len(input_shape) != 3:
-        raise ValueError(f"{type(layer).__name__} expects images of shape (height, width, channels), "
-                         f"i.e. batches of shape (batch, height, width, channels) (got {tuple(input_shape)} "
-                         f"per sample)")
+        raise ValueError(f"{type(layer).__name__} needs an image (height, width, channels) per sample; "
+                         f"it gets {tuple(input_shape)}")
     return tuple(int(n) for n in input_shape)  # type: ignore[return-value]
 
 
@@ -90,12 +90,14 @@ class _Window:
     """The geometry a windowed layer (convolution or pooling) shares: window
     ``(kh, kw)``, strides ``(sh, sw)``, padding and the resulting output size."""
 
+    takes = "image"
+
     def _set_geometry(self, layer: Layer, input_shape, window, strides, padding, what) -> tuple[int, int, int]:
         h, w, c = _image_shape(layer, input_shape)
         (kh, kw), (sh, sw) = window, strides
         if padding == "valid" and (h < kh or w < kw):
             raise ValueError(f"{type(layer).__name__} with {what} {kh}x{kw} and padding 'valid' needs an image "
-                             f"of at least {kh}x{kw} (got {h}x{w})")
+                             f"of at least {kh}x{kw}; it gets {h}x{w}")
         self.out_h, self.pad_top, self.pad_bottom = _axis_geometry(h, kh, sh, padding)
         self.out_w, self.pad_left, self.pad_right = _axis_geometry(w, kw, sw, padding)
         return h, w, c
@@ -142,6 +144,11 @@ class Conv2D(_Window, ActivatedLayer):
 
     param_names = ("W", "b")
     regularized = ("W",)
+    settings = (_s.Setting("filters", "int", 8, "Filters", "Kernels in the layer: one output channel each",
+                           minimum=1),
+                _s.Setting("kernel_size", "pair", 3, "Kernel size", "Height and width of each kernel, e.g. 3 or 3x2"),
+                _s.Setting("strides", "pair", 1, "Strides", "How far the kernel moves between outputs"),
+                _s.padding(), _s.activation("relu"), _s.init())
 
     def __init__(self, filters: int, kernel_size: Any, strides: Any = 1, padding: str = "valid",
                  activation: str = "linear", init: str = "xavier", init_params: Optional[dict] = None,
@@ -256,6 +263,10 @@ class _Pool2D(_Window, Layer):
     ``strides`` (default: ``pool_size``, windows side by side)."""
 
     keras_class_name = ""
+    settings = (_s.Setting("pool_size", "pair", 2, "Pool size", "Height and width of each window, e.g. 2"),
+                _s.Setting("strides", "pair", None, "Strides", "Empty: the pool size (windows side by side)",
+                           optional=True),
+                _s.padding())
 
     def __init__(self, pool_size: Any = 2, strides: Any = None, padding: str = "valid",
                  name: Optional[str] = None):
@@ -360,6 +371,8 @@ class AvgPool2D(_Pool2D):
 
 
 class _GlobalPool2D(Layer):
+    takes = "image"
+
     def build(self, input_shape, rng, dtype):
         _image_shape(self, input_shape)
         return super().build(input_shape, rng, dtype)

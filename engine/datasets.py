@@ -1,11 +1,22 @@
 """Data sets for Backprop Studio.
 
-Every loader returns a :class:`Dataset`.  Shapes, with N samples and D features:
+Every loader returns a :class:`Dataset`.  Its ``kind`` says what X holds; with N
+samples and D features the shapes are:
 
-* classification: ``X`` float32 (N, D), ``y`` int64 (N,) with values 0..n_classes-1
-* regression:     ``X`` float32 (N, D), ``y`` float32 (N, 1)
-* mnist:          ``X`` float32 (N, 784) (or (N, 28, 28) with ``flatten=False``),
-  plus the predefined test split ``X_test`` / ``y_test``
+* ``kind="table"`` (synthetic sets, iris, wine, breast_cancer, CSV):
+  ``X`` float32 (N, D)
+* ``kind="image"`` (digits, mnist, cifar10): ``X`` float32 (N, h*w*c), each row an
+  image flattened in row-major (height, width, channel) order, so
+  ``X.reshape(N, *ds.image_shape)`` gives the images; ``image_shape`` is
+  (8, 8, 1) for digits, (28, 28, 1) for mnist and (32, 32, 3) for cifar10.
+  mnist with ``flatten=False`` keeps X as (N, 28, 28).
+* ``kind="text"`` (nusax): ``X`` a 1-D object array (N,) of Python str; a
+  vectoriser (``engine.text.TextVectorizer``) turns it into numbers.
+
+and ``y`` is int64 (N,) with values 0..n_classes-1 for classification, float32
+(N, 1) for regression.  Some sets come with predefined splits: ``X_test`` /
+``y_test`` (mnist, cifar10, nusax) and ``X_val`` / ``y_val`` (nusax), with the
+same layout as X and y.
 
 Sources:
 
@@ -13,7 +24,11 @@ Sources:
 * synthetic 2-D classification (our own NumPy code): ``moons``, ``circles``,
   ``xor``, ``spiral``, ``blobs``
 * synthetic regression: ``linear``, ``sine``
-* ``mnist`` from a Keras-layout ``mnist.npz`` (downloaded once if missing)
+* downloaded once if missing (:func:`download_info` tells where each file
+  lives): ``mnist`` from a Keras-layout ``mnist.npz``, ``cifar10`` from the
+  binary CIFAR-10 archive ``cifar-10-binary.tar.gz`` (read without unpacking it
+  to disk, no pickle involved), ``nusax`` from the NusaX-Sentiment (Indonesian)
+  train/valid/test CSVs
 * the user's own numbers: :func:`load_csv`
 
 Use :func:`load` with a name from :data:`DATASETS` (a table a web form can be
@@ -27,14 +42,17 @@ are imported inside the functions that need them.
 from __future__ import annotations
 
 import csv
+import http.client
 import io
 import math
 import numbers
 import os
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -46,10 +64,15 @@ __all__ = [
     "DATASETS",
     "Dataset",
     "DatasetUnavailableError",
+    "CIFAR10_URL",
     "MAX_CSV_CELLS",
     "MNIST_URL",
+    "NUSAX_URL",
     "Split",
     "Standardizer",
+    "cifar10_available",
+    "cifar10_path",
+    "download_info",
     "load",
     "load_csv",
     "load_digits",
@@ -64,8 +87,11 @@ __all__ = [
     "load_linear",
     "load_sine",
     "load_mnist",
+    "load_cifar10",
+    "load_nusax_dataset",
     "mnist_available",
     "mnist_path",
+    "nusax_available",
     "one_hot",
     "train_val_test_split",
     "user_data_dir",
@@ -84,16 +110,25 @@ class DatasetUnavailableError(RuntimeError):
 # --------------------------------------------------------------------------
 
 
+KINDS = ("table", "image", "text")
+
+
 @dataclass
 class Dataset:
     """Arrays plus the facts a model and a dashboard need about them.
 
-    X: float32 (N, D) (mnist with ``flatten=False``: (N, 28, 28)).
+    X: float32 (N, D) for tables; float32 (N, h*w*c) for images (row-major HWC,
+       so ``X.reshape(N, *image_shape)`` gives the images; mnist with
+       ``flatten=False``: (N, 28, 28)); a 1-D object array (N,) of str for text.
     y: int64 (N,) class indices for classification; float32 (N, 1) for regression.
+    task: "classification" or "regression".
     n_classes: number of classes; 0 for regression.
     class_names: one name per class index (empty for regression).
-    feature_names: one name per column of X.
-    X_test, y_test: a predefined test split (mnist), else None.
+    feature_names: one name per column of X (empty for text).
+    X_test, y_test: a predefined test split (mnist, cifar10, nusax), else None.
+    X_val, y_val: a predefined validation split (nusax), else None.
+    kind: "table", "image" or "text" (see the module docstring for the shapes).
+    image_shape: (height, width, channels) for images, else None.
     meta: generator facts, e.g. the true weights of ``linear``.
     """
 
@@ -108,15 +143,24 @@ class Dataset:
     y_test: np.ndarray | None = None
     description: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    kind: str = "table"
+    image_shape: tuple[int, int, int] | None = None
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
-        """Number of rows in X (the predefined test split not counted)."""
+        """Number of rows in X (predefined validation and test splits not counted)."""
         return int(self.X.shape[0])
 
     @property
     def n_features(self) -> int:
-        """Number of input values per sample (784 for mnist, flattened or not)."""
+        """Number of input values per sample (784 for mnist, flattened or not).
+
+        0 for text: a text has no fixed number of features until it is vectorised.
+        """
+        if self.kind == "text":
+            return 0
         return int(np.prod(self.X.shape[1:]))
 
     @property
@@ -129,62 +173,85 @@ class Dataset:
         """True when the data set comes with its own test split."""
         return self.X_test is not None and self.y_test is not None
 
+    @property
+    def has_val_split(self) -> bool:
+        """True when the data set comes with its own validation split."""
+        return self.X_val is not None and self.y_val is not None
+
 
 # --------------------------------------------------------------------------
 # Parameter table: name -> info dict (task, description, params with ranges)
 # --------------------------------------------------------------------------
 
 
-def _int_param(default: int, low: int, high: int, help_text: str) -> dict[str, Any]:
-    return {"type": "int", "default": default, "min": low, "max": high, "help": help_text}
+def _int_param(label: str, default: int, low: int, high: int, help_text: str) -> dict[str, Any]:
+    return {"type": "int", "default": default, "min": low, "max": high, "label": label,
+            "help": help_text}
 
 
-def _float_param(default: float, low: float, high: float, help_text: str) -> dict[str, Any]:
-    return {"type": "float", "default": default, "min": low, "max": high, "help": help_text}
+def _float_param(label: str, default: float, low: float, high: float,
+                 help_text: str) -> dict[str, Any]:
+    return {"type": "float", "default": default, "min": low, "max": high, "label": label,
+            "help": help_text}
 
 
-def _bool_param(default: bool, help_text: str) -> dict[str, Any]:
-    return {"type": "bool", "default": default, "help": help_text}
+def _bool_param(label: str, default: bool, help_text: str) -> dict[str, Any]:
+    return {"type": "bool", "default": default, "label": label, "help": help_text}
 
 
-_SEED = _int_param(0, 0, 2**32 - 1, "random seed: the same seed gives the same data")
+_SEED = _int_param("Data seed", 0, 0, 2**32 - 1, "random seed: the same seed gives the same data")
 
 
 def _n_samples(default: int) -> dict[str, Any]:
-    return _int_param(default, 10, 100_000, "number of points")
+    return _int_param("Samples", default, 10, 100_000, "number of points")
 
 
 def _noise(default: float) -> dict[str, Any]:
-    return _float_param(default, 0.0, 1.0, "standard deviation of the Gaussian noise")
+    return _float_param("Noise", default, 0.0, 1.0, "standard deviation of the Gaussian noise")
 
 
-_N_CLASSES = _int_param(3, 2, 10, "number of classes")
+def _first_images(n_train: int) -> dict[str, Any]:
+    return _int_param("Samples", n_train, 100, n_train,
+                      "use the first n training images (all by default)")
+
+
+_N_CLASSES = _int_param("Classes", 3, 2, 10, "number of classes")
+_NORMALIZE = _bool_param("Scale to 0..1", True, "scale pixels from 0..255 to 0..1")
+_DOWNLOAD = _bool_param("Download if missing", True, "download the file if it is not on disk")
 
 DATASETS: dict[str, dict[str, Any]] = {
     "moons": {
+        "label": "Moons",
+        "kind": "table",
         "task": CLASSIFICATION,
         "source": "synthetic",
         "description": "Two interleaving half-circles, 2 classes.",
         "params": {"n_samples": _n_samples(300), "noise": _noise(0.1), "seed": _SEED},
     },
     "circles": {
+        "label": "Circles",
+        "kind": "table",
         "task": CLASSIFICATION,
         "source": "synthetic",
         "description": "A small circle inside a large one (radius 1), 2 classes.",
         "params": {
             "n_samples": _n_samples(300),
             "noise": _noise(0.05),
-            "factor": _float_param(0.5, 0.1, 0.9, "radius of the inner circle"),
+            "factor": _float_param("Inner radius", 0.5, 0.1, 0.9, "radius of the inner circle"),
             "seed": _SEED,
         },
     },
     "xor": {
+        "label": "XOR",
+        "kind": "table",
         "task": CLASSIFICATION,
         "source": "synthetic",
         "description": "Points in [-1, 1]^2; class 1 where x1 and x2 have opposite signs.",
         "params": {"n_samples": _n_samples(300), "noise": _noise(0.05), "seed": _SEED},
     },
     "spiral": {
+        "label": "Spiral",
+        "kind": "table",
         "task": CLASSIFICATION,
         "source": "synthetic",
         "description": "Interleaved spiral arms, one class per arm.",
@@ -196,6 +263,8 @@ DATASETS: dict[str, dict[str, Any]] = {
         },
     },
     "blobs": {
+        "label": "Blobs",
+        "kind": "table",
         "task": CLASSIFICATION,
         "source": "synthetic",
         "description": "Gaussian clusters with centres on the unit circle, one class each.",
@@ -207,54 +276,96 @@ DATASETS: dict[str, dict[str, Any]] = {
         },
     },
     "linear": {
+        "label": "Linear (regression)",
+        "kind": "table",
         "task": REGRESSION,
         "source": "synthetic",
         "description": "y = X w + b + noise, X standard normal, random w and b.",
         "params": {
             "n_samples": _n_samples(300),
             "noise": _noise(0.1),
-            "n_features": _int_param(3, 1, 100, "number of input features"),
+            "n_features": _int_param("Features", 3, 1, 100, "number of input features"),
             "seed": _SEED,
         },
     },
     "sine": {
+        "label": "Sine (regression)",
+        "kind": "table",
         "task": REGRESSION,
         "source": "synthetic",
         "description": "x uniform in [-pi, pi], y = sin(x) + noise.",
         "params": {"n_samples": _n_samples(300), "noise": _noise(0.1), "seed": _SEED},
     },
     "digits": {
+        "label": "Digits 8×8",
+        "kind": "image",
+        "image_shape": (8, 8, 1),
         "task": CLASSIFICATION,
         "source": "scikit-learn",
         "description": "8x8 images of handwritten digits (1797 samples, 64 features 0..16).",
         "params": {},
     },
     "iris": {
+        "label": "Iris",
+        "kind": "table",
         "task": CLASSIFICATION,
         "source": "scikit-learn",
         "description": "Iris flowers: 150 samples, 4 measurements, 3 species.",
         "params": {},
     },
     "wine": {
+        "label": "Wine",
+        "kind": "table",
         "task": CLASSIFICATION,
         "source": "scikit-learn",
         "description": "Wine chemistry: 178 samples, 13 features, 3 cultivars.",
         "params": {},
     },
     "breast_cancer": {
+        "label": "Breast cancer",
+        "kind": "table",
         "task": CLASSIFICATION,
         "source": "scikit-learn",
         "description": "Breast cancer diagnosis: 569 samples, 30 features, 2 classes.",
         "params": {},
     },
     "mnist": {
+        "label": "MNIST",
+        "kind": "image",
+        "image_shape": (28, 28, 1),
         "task": CLASSIFICATION,
         "source": "download",
         "description": "28x28 handwritten digits: 60000 train + 10000 test images.",
         "params": {
-            "flatten": _bool_param(True, "reshape each image to 784 values"),
-            "normalize": _bool_param(True, "scale pixels from 0..255 to 0..1"),
-            "download": _bool_param(True, "download the file if it is not on disk"),
+            "n_samples": _first_images(60_000),
+            "flatten": _bool_param("Flatten", True, "reshape each image to 784 values"),
+            "normalize": _NORMALIZE,
+            "download": _DOWNLOAD,
+        },
+    },
+    "cifar10": {
+        "label": "CIFAR-10",
+        "kind": "image",
+        "image_shape": (32, 32, 3),
+        "task": CLASSIFICATION,
+        "source": "download",
+        "description": "32x32 colour photos in 10 classes: 50000 train + 10000 test images.",
+        "params": {
+            "n_samples": _first_images(50_000),
+            "normalize": _NORMALIZE,
+            "download": _DOWNLOAD,
+        },
+    },
+    "nusax": {
+        "label": "NusaX-Sentiment (Indonesian)",
+        "kind": "text",
+        "task": CLASSIFICATION,
+        "source": "download",
+        "description": ("Indonesian sentences labelled negative, neutral or positive: "
+                        "500 train + 100 validation + 400 test texts."),
+        "params": {
+            "download": _bool_param("Download if missing", True,
+                                    "download the three CSV files if they are not on disk"),
         },
     },
 }
@@ -513,11 +624,16 @@ def _from_sklearn(name: str) -> Dataset:
         feature_names=[str(f) for f in bunch.feature_names],
         name=name,
         description=DATASETS[name]["description"],
+        kind=DATASETS[name]["kind"],
+        image_shape=DATASETS[name].get("image_shape"),
     )
 
 
 def load_digits() -> Dataset:
-    """scikit-learn digits: X (1797, 64) values 0..16, y (1797,) in 0..9."""
+    """scikit-learn digits: X (1797, 64) values 0..16, y (1797,) in 0..9.
+
+    An image set: ``X.reshape(-1, 8, 8, 1)`` gives the 8x8 images (image_shape (8, 8, 1)).
+    """
     return _from_sklearn("digits")
 
 
@@ -537,19 +653,70 @@ def load_breast_cancer() -> Dataset:
 
 
 # --------------------------------------------------------------------------
+# Downloads shared by mnist, cifar10 and nusax
+# --------------------------------------------------------------------------
+
+_DOWNLOAD_TIMEOUT_S = 30
+_CHUNK_BYTES = 1 << 16
+# what a failed download can raise: network trouble (URLError is an OSError),
+# a cut-off response, or a file that does not verify
+_DOWNLOAD_ERRORS = (urllib.error.URLError, OSError, http.client.HTTPException, ValueError)
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder, ~/.backprop_studio/data."""
+    return Path.home() / ".backprop_studio" / "data"
+
+
+def _progress_bar(total: int | None, desc: str) -> Any:
+    """A tqdm bar in bytes, or a silent stand-in when tqdm is missing."""
+    try:
+        from tqdm import tqdm  # lazy: only downloads need it
+    except ImportError:
+        return SimpleNamespace(update=lambda n: None, close=lambda: None)
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc)
+
+
+def _download(url: str, target: Path, verify: Callable[[Path], Any], desc: str) -> Any:
+    """Fetch url into target via a temporary file that is renamed once it verifies.
+
+    ``verify(path)`` must raise ValueError for a file that is not what was asked
+    for; its return value is returned.  Raises OSError/URLError on network
+    problems and ValueError for a bad file; either way nothing is left behind.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, \
+                urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
+            length = response.headers.get("Content-Length")
+            bar = _progress_bar(int(length) if length else None, desc)
+            try:
+                while chunk := response.read(_CHUNK_BYTES):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+            finally:
+                bar.close()
+        result = verify(tmp)
+        os.replace(tmp, target)
+        return result
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _reason(exc: BaseException) -> Any:
+    """The readable part of a download error (URLError keeps it in .reason)."""
+    return getattr(exc, "reason", None) or exc
+
+
+# --------------------------------------------------------------------------
 # MNIST
 # --------------------------------------------------------------------------
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 MNIST_FILENAME = "mnist.npz"
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
-_DOWNLOAD_TIMEOUT_S = 30
-_CHUNK_BYTES = 1 << 16
-
-
-def user_data_dir() -> Path:
-    """The per-user data folder, ~/.backprop_studio/data."""
-    return Path.home() / ".backprop_studio" / "data"
 
 
 def mnist_path() -> Path:
@@ -594,40 +761,6 @@ def _read_mnist_arrays(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _progress_bar(total: int | None) -> Any:
-    """A tqdm bar in bytes, or a silent stand-in when tqdm is missing."""
-    try:
-        from tqdm import tqdm  # lazy: only downloads need it
-    except ImportError:
-        return SimpleNamespace(update=lambda n: None, close=lambda: None)
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="mnist.npz")
-
-
-def _download(url: str, target: Path) -> None:
-    """Fetch url into target via a temporary file that is renamed once it verifies.
-
-    Raises OSError/URLError on network problems, ValueError if the file is not MNIST.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".mnist-", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, \
-                urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
-            length = response.headers.get("Content-Length")
-            bar = _progress_bar(int(length) if length else None)
-            try:
-                while chunk := response.read(_CHUNK_BYTES):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-            finally:
-                bar.close()
-        _read_mnist_arrays(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _ensure_mnist(download: bool) -> Path:
     """Path to a local mnist.npz, downloading it first if allowed and needed."""
     path = mnist_path()
@@ -637,24 +770,26 @@ def _ensure_mnist(download: bool) -> Path:
         raise DatasetUnavailableError(
             f"MNIST is not on this computer and downloading is turned off. {_where_to_put_mnist(path)}")
     try:
-        _download(MNIST_URL, path)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
+        _download(MNIST_URL, path, _read_mnist_arrays, MNIST_FILENAME)
+    except _DOWNLOAD_ERRORS as exc:
         raise DatasetUnavailableError(
-            f"MNIST could not be downloaded from {MNIST_URL} ({reason}); are you offline? "
+            f"MNIST could not be downloaded from {MNIST_URL} ({_reason(exc)}); are you offline? "
             f"{_where_to_put_mnist(path)}") from exc
     return path
 
 
-def load_mnist(flatten: bool = True, normalize: bool = True, download: bool = True) -> Dataset:
+def load_mnist(n_samples: int = 60_000, flatten: bool = True, normalize: bool = True,
+               download: bool = True) -> Dataset:
     """MNIST digits with its own test split.
 
-    X (60000, 784) and X_test (10000, 784) float32 (or (N, 28, 28) with flatten=False),
-    values in [0, 1] (or 0..255 with normalize=False); y (60000,), y_test (10000,) int64.
-    The file is found by :func:`mnist_path`; if missing it is downloaded once
-    (``download=True``) or DatasetUnavailableError is raised.
+    X (n_samples, 784) and X_test (10000, 784) float32 (or (N, 28, 28) with
+    flatten=False), values in [0, 1] (or 0..255 with normalize=False); y (n_samples,),
+    y_test (10000,) int64.  ``n_samples`` keeps the first n training images (all
+    60000 by default); the test split is always complete.  image_shape is
+    (28, 28, 1).  The file is found by :func:`mnist_path`; if missing it is
+    downloaded once (``download=True``) or DatasetUnavailableError is raised.
     """
-    p = _check("mnist", flatten=flatten, normalize=normalize, download=download)
+    p = _check("mnist", n_samples=n_samples, flatten=flatten, normalize=normalize, download=download)
     path = _ensure_mnist(p.download)
     try:
         arrays = _read_mnist_arrays(path)
@@ -668,8 +803,8 @@ def load_mnist(flatten: bool = True, normalize: bool = True, download: bool = Tr
         return x.reshape(len(x), -1) if p.flatten else x
 
     return Dataset(
-        X=images(arrays["x_train"]),
-        y=arrays["y_train"].astype(np.int64),
+        X=images(arrays["x_train"][:p.n_samples]),
+        y=arrays["y_train"][:p.n_samples].astype(np.int64),
         X_test=images(arrays["x_test"]),
         y_test=arrays["y_test"].astype(np.int64),
         task=CLASSIFICATION,
@@ -679,7 +814,363 @@ def load_mnist(flatten: bool = True, normalize: bool = True, download: bool = Tr
         name="mnist",
         description=DATASETS["mnist"]["description"],
         meta={"path": str(path), "image_shape": [28, 28]},
+        kind="image",
+        image_shape=(28, 28, 1),
     )
+
+
+# --------------------------------------------------------------------------
+# CIFAR-10 (binary version)
+# --------------------------------------------------------------------------
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+CIFAR10_ARCHIVE = "cifar-10-binary.tar.gz"
+CIFAR10_FOLDER = "cifar-10-batches-bin"
+CIFAR10_TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
+CIFAR10_TEST_FILE = "test_batch.bin"
+CIFAR10_META_FILE = "batches.meta.txt"
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+_CIFAR10_SIDE = 32
+_CIFAR10_PIXELS = 3 * _CIFAR10_SIDE * _CIFAR10_SIDE   # 3072 bytes: red, green, blue planes
+_CIFAR10_RECORD = 1 + _CIFAR10_PIXELS                 # 3073 bytes: the label byte first
+
+
+def _cifar10_in(folder: Path) -> Path:
+    """The archive in folder if it is there, else the unpacked folder if that is, else the archive."""
+    archive, unpacked = folder / CIFAR10_ARCHIVE, folder / CIFAR10_FOLDER
+    if not archive.is_file() and unpacked.is_dir():
+        return unpacked
+    return archive
+
+
+def cifar10_path() -> Path:
+    """Where CIFAR-10 is looked for (and downloaded to).
+
+    $CIFAR10_PATH (the .tar.gz itself or the unpacked cifar-10-batches-bin
+    folder) wins, then $BACKPROP_DATA_DIR/cifar-10-binary.tar.gz or
+    $BACKPROP_DATA_DIR/cifar-10-batches-bin/, then the same two under
+    ~/.backprop_studio/data.  When neither is on disk the archive's path is
+    returned: that is where a download goes.
+    """
+    if os.environ.get("CIFAR10_PATH"):
+        return Path(os.environ["CIFAR10_PATH"]).expanduser()
+    if os.environ.get("BACKPROP_DATA_DIR"):
+        return _cifar10_in(Path(os.environ["BACKPROP_DATA_DIR"]).expanduser())
+    return _cifar10_in(user_data_dir())
+
+
+def cifar10_available() -> bool:
+    """True when the archive or the unpacked folder is at :func:`cifar10_path` (no network)."""
+    path = cifar10_path()
+    return path.is_file() or path.is_dir()
+
+
+def _looks_like_archive(path: Path) -> bool:
+    return path.name.endswith((".tar.gz", ".tgz"))
+
+
+def _where_to_put_cifar10(path: Path) -> str:
+    batches = "data_batch_1.bin ... data_batch_5.bin, test_batch.bin and batches.meta.txt"
+    if _looks_like_archive(path):
+        place = (f"put it at {path} (or unpack it so that {path.parent / CIFAR10_FOLDER} "
+                 f"holds {batches})")
+    else:
+        place = f"unpack it so that {path} holds {batches}"
+    return (f"Get the binary version {CIFAR10_ARCHIVE} (not the Python pickle version) from "
+            f"{CIFAR10_URL} and {place}; or set BACKPROP_DATA_DIR to a folder that contains "
+            f"{CIFAR10_ARCHIVE} or {CIFAR10_FOLDER}/, or CIFAR10_PATH to the archive or the "
+            f"unpacked folder itself.")
+
+
+def _cifar10_files(path: Path) -> tuple[dict[str, bytes], str]:
+    """The bytes of the batch files (and batches.meta.txt if present) by file name,
+    and how to name their container in a message.
+
+    ``path`` is the .tar.gz (read in memory, nothing is unpacked to disk) or the
+    unpacked folder (or a folder holding cifar-10-batches-bin/).
+    """
+    wanted = set(CIFAR10_TRAIN_FILES) | {CIFAR10_TEST_FILE, CIFAR10_META_FILE}
+    found: dict[str, bytes] = {}
+    if path.is_dir():
+        folder = path / CIFAR10_FOLDER if (path / CIFAR10_FOLDER).is_dir() else path
+        for name in wanted:
+            if (folder / name).is_file():
+                found[name] = (folder / name).read_bytes()
+        return found, f"folder {folder}"
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar:
+                name = member.name.rsplit("/", 1)[-1]
+                if member.isfile() and name in wanted and name not in found:
+                    handle = tar.extractfile(member)
+                    if handle is not None:
+                        found[name] = handle.read()
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"{path} is not a readable .tar.gz archive ({exc})") from exc
+    return found, f"archive {path}"
+
+
+def _cifar10_records(data: bytes, name: str, where: str) -> np.ndarray:
+    """(n, 3073) uint8 records of one batch file, checked: whole records, labels 0..9."""
+    if len(data) == 0 or len(data) % _CIFAR10_RECORD:
+        raise ValueError(f"{name} in the {where} has {len(data)} bytes, which is not a whole "
+                         f"number of {_CIFAR10_RECORD}-byte records (1 label byte, then "
+                         f"{_CIFAR10_PIXELS} pixel bytes); the file is damaged")
+    records = np.frombuffer(data, dtype=np.uint8).reshape(-1, _CIFAR10_RECORD)
+    bad = np.flatnonzero(records[:, 0] > 9)
+    if bad.size:
+        raise ValueError(f"{name} in the {where}: record {int(bad[0])} has the label byte "
+                         f"{int(records[bad[0], 0])}, but labels must be 0..9; the file is damaged")
+    return records
+
+
+def _cifar10_class_names(meta: bytes | None) -> list[str]:
+    """Ten names from batches.meta.txt (one a line, blank lines ignored), else the standard ones."""
+    if meta is not None:
+        try:
+            names = [line.strip() for line in meta.decode("utf-8").splitlines() if line.strip()]
+        except UnicodeDecodeError:
+            names = []
+        if len(names) == 10:
+            return names
+    return list(CIFAR10_CLASSES)
+
+
+def _read_cifar10(path: Path) -> tuple[list[np.ndarray], np.ndarray, list[str]]:
+    """(training records per batch, test records, class names); ValueError if damaged."""
+    files, where = _cifar10_files(path)
+    missing = [n for n in (*CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE) if n not in files]
+    if missing:
+        raise ValueError(f"the {where} lacks {', '.join(f'{CIFAR10_FOLDER}/{n}' for n in missing)} "
+                         f"(CIFAR-10's binary version holds {CIFAR10_FOLDER}/data_batch_1.bin "
+                         f"... data_batch_5.bin and test_batch.bin)")
+    train = [_cifar10_records(files[n], n, where) for n in CIFAR10_TRAIN_FILES]
+    test = _cifar10_records(files[CIFAR10_TEST_FILE], CIFAR10_TEST_FILE, where)
+    return train, test, _cifar10_class_names(files.get(CIFAR10_META_FILE))
+
+
+def _cifar10_images(batches: list[np.ndarray], n: int, normalize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The first n records of the batches -> X float32 (n, 3072) in row-major HWC order
+    (the red, green and blue planes interleaved per pixel) and y int64 (n,)."""
+    n = min(n, sum(len(records) for records in batches))
+    X = np.empty((n, _CIFAR10_PIXELS), dtype=np.float32)
+    y = np.empty(n, dtype=np.int64)
+    start = 0
+    for records in batches:
+        part = records[:n - start]
+        if len(part) == 0:
+            break
+        planes = part[:, 1:].reshape(-1, 3, _CIFAR10_SIDE, _CIFAR10_SIDE)    # (n, c, h, w)
+        X[start:start + len(part)] = planes.transpose(0, 2, 3, 1).reshape(len(part), -1)
+        y[start:start + len(part)] = part[:, 0]
+        start += len(part)
+    if normalize:
+        X /= 255.0
+    return X, y
+
+
+def _ensure_cifar10(download: bool) -> tuple[Path, Any]:
+    """Path to local CIFAR-10 data, downloading the archive first if allowed and needed.
+
+    Also returns what :func:`_read_cifar10` found when the archive was just
+    downloaded (and so already read once), else None.
+    """
+    path = cifar10_path()
+    if path.is_file() or path.is_dir():
+        return path, None
+    if not download:
+        raise DatasetUnavailableError(f"CIFAR-10 is not on this computer (nothing at {path}) and "
+                                      f"downloading is turned off. {_where_to_put_cifar10(path)}")
+    if not _looks_like_archive(path):
+        raise DatasetUnavailableError(f"CIFAR10_PATH names the folder {path}, which does not exist, "
+                                      f"so there is nowhere to download the archive to. "
+                                      f"{_where_to_put_cifar10(path)}")
+    try:
+        parsed = _download(CIFAR10_URL, path, _read_cifar10, CIFAR10_ARCHIVE)
+    except _DOWNLOAD_ERRORS as exc:
+        raise DatasetUnavailableError(
+            f"CIFAR-10 could not be downloaded from {CIFAR10_URL} ({_reason(exc)}); are you "
+            f"offline? {_where_to_put_cifar10(path)}") from exc
+    return path, parsed
+
+
+def load_cifar10(n_samples: int = 50_000, normalize: bool = True, download: bool = True) -> Dataset:
+    """CIFAR-10 from its binary distribution, with its own test split.
+
+    X (n_samples, 3072) and X_test (10000, 3072) float32, each row a 32x32 colour
+    image in row-major HWC order (``X.reshape(-1, 32, 32, 3)``), values in [0, 1]
+    (0..255 with normalize=False); y (n_samples,), y_test (10000,) int64 in 0..9.
+    ``n_samples`` keeps the first n training images (data_batch_1 first).  Class
+    names come from batches.meta.txt (the ten standard names if it is missing).
+    The data is found by :func:`cifar10_path` (archive or unpacked folder); if
+    missing the archive (about 162 MB) is downloaded once (``download=True``) or
+    DatasetUnavailableError is raised.  A damaged file raises
+    DatasetUnavailableError naming the file and what is wrong.
+    """
+    p = _check("cifar10", n_samples=n_samples, normalize=normalize, download=download)
+    path, parsed = _ensure_cifar10(p.download)
+    if parsed is None:
+        try:
+            parsed = _read_cifar10(path)
+        except ValueError as exc:
+            raise DatasetUnavailableError(f"{exc}. {_where_to_put_cifar10(path)}") from exc
+    batches, test, class_names = parsed
+    X, y = _cifar10_images(batches, p.n_samples, p.normalize)
+    X_test, y_test = _cifar10_images([test], len(test), p.normalize)
+    colours = ("r", "g", "b")
+    return Dataset(
+        X=X,
+        y=y,
+        X_test=X_test,
+        y_test=y_test,
+        task=CLASSIFICATION,
+        n_classes=10,
+        class_names=class_names,
+        feature_names=[f"pixel_{r}_{c}_{colours[k]}" for r in range(_CIFAR10_SIDE)
+                       for c in range(_CIFAR10_SIDE) for k in range(3)],
+        name="cifar10",
+        description=DATASETS["cifar10"]["description"],
+        meta={"path": str(path)},
+        kind="image",
+        image_shape=(_CIFAR10_SIDE, _CIFAR10_SIDE, 3),
+    )
+
+
+# --------------------------------------------------------------------------
+# NusaX-Sentiment (Indonesian): texts
+# --------------------------------------------------------------------------
+
+NUSAX_BASE_URL = "https://raw.githubusercontent.com/IndoNLP/nusax/main/datasets/sentiment/indonesian/"
+NUSAX_URL = NUSAX_BASE_URL + "{split}.csv"   # split: train, valid or test
+
+
+def _nusax_files() -> dict[str, Path]:
+    from . import text  # lazy: the module-level imports stay numpy and the standard library
+
+    folder = text.nusax_folder()
+    return {split: folder / f"{split}.csv" for split in text.NUSAX_SPLITS}
+
+
+def nusax_available() -> bool:
+    """True when train.csv, valid.csv and test.csv are all in ``engine.text.nusax_folder()``."""
+    return all(path.is_file() for path in _nusax_files().values())
+
+
+def _where_to_put_nusax(folder: Path) -> str:
+    from . import text
+
+    return (f"Put train.csv, valid.csv and test.csv (columns id,text,label; from "
+            f"{NUSAX_BASE_URL}) in {folder}, or set NUSAX_DIR to the folder that holds them, "
+            f"or BACKPROP_DATA_DIR to a folder that contains {text.NUSAX_FOLDER}/.")
+
+
+def _verify_nusax_csv(path: Path) -> None:
+    """ValueError unless path is a NusaX split file with at least one row."""
+    from . import text
+
+    try:
+        texts, _ = text.read_nusax_csv(path)
+    except csv.Error as exc:
+        raise ValueError(f"{path} is not a readable CSV file ({exc})") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text ({exc})") from exc
+    if not texts:
+        raise ValueError(f"{path} has a header but no rows")
+
+
+def _ensure_nusax(download: bool) -> Path:
+    """The folder with the three CSVs, downloading the missing ones first if allowed."""
+    files = _nusax_files()
+    folder = next(iter(files.values())).parent
+    missing = [split for split, path in files.items() if not path.is_file()]
+    if not missing:
+        return folder
+    if not download:
+        names = ", ".join(f"{split}.csv" for split in missing)
+        raise DatasetUnavailableError(f"NusaX-Sentiment is not on this computer ({names} missing "
+                                      f"in {folder}) and downloading is turned off. "
+                                      f"{_where_to_put_nusax(folder)}")
+    for split in missing:
+        url = NUSAX_URL.format(split=split)
+        try:
+            _download(url, files[split], _verify_nusax_csv, f"{split}.csv")
+        except _DOWNLOAD_ERRORS as exc:
+            raise DatasetUnavailableError(
+                f"NusaX-Sentiment's {split}.csv could not be downloaded from {url} "
+                f"({_reason(exc)}); are you offline? {_where_to_put_nusax(folder)}") from exc
+    return folder
+
+
+def _text_array(texts: list[str]) -> np.ndarray:
+    """A 1-D object array of str (np.array could make a fixed-width str array instead)."""
+    out = np.empty(len(texts), dtype=object)
+    out[:] = texts
+    return out
+
+
+def load_nusax_dataset(download: bool = True) -> Dataset:
+    """NusaX-Sentiment (Indonesian) as a text Dataset with its own splits.
+
+    X (500,), X_val (100,), X_test (400,): 1-D object arrays of str; y, y_val,
+    y_test int64 with 0 negative, 1 neutral, 2 positive.  The CSVs are found in
+    ``engine.text.nusax_folder()``; missing ones are downloaded (``download=True``)
+    or DatasetUnavailableError is raised.  For the plain lists use
+    ``engine.text.load_nusax``.
+    """
+    from . import text
+
+    p = _check("nusax", download=download)
+    folder = _ensure_nusax(p.download)
+    try:
+        splits = text.load_nusax(folder)
+    except (ValueError, OSError, csv.Error) as exc:
+        raise DatasetUnavailableError(f"{exc}. {_where_to_put_nusax(folder)}") from exc
+    (X, y), (X_val, y_val), (X_test, y_test) = (splits[s] for s in text.NUSAX_SPLITS)
+    return Dataset(
+        X=_text_array(X),
+        y=y,
+        X_val=_text_array(X_val),
+        y_val=y_val,
+        X_test=_text_array(X_test),
+        y_test=y_test,
+        task=CLASSIFICATION,
+        n_classes=len(text.NUSAX_LABELS),
+        class_names=list(text.NUSAX_LABELS),
+        feature_names=[],
+        name="nusax",
+        description=DATASETS["nusax"]["description"],
+        meta={"path": str(folder)},
+        kind="text",
+    )
+
+
+# --------------------------------------------------------------------------
+# Which data sets come from a download
+# --------------------------------------------------------------------------
+
+
+def download_info(name: str) -> dict[str, Any] | None:
+    """For a data set that comes from a download (mnist, cifar10, nusax):
+    ``{"available": bool, "path": str, "url": str, "size": "11 MB"}`` where
+    ``available`` says the data is on disk at ``path`` (no network access) and
+    ``size`` is the download's approximate size.  None for the other data sets;
+    ValueError for a name that is not in DATASETS.
+    """
+    key = str(name).strip().lower()
+    if key not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose one of: {', '.join(DATASETS)}")
+    if key == "mnist":
+        return {"available": mnist_available(), "path": str(mnist_path()),
+                "url": MNIST_URL, "size": "11 MB"}
+    if key == "cifar10":
+        return {"available": cifar10_available(), "path": str(cifar10_path()),
+                "url": CIFAR10_URL, "size": "162 MB"}
+    if key == "nusax":
+        folder = next(iter(_nusax_files().values())).parent
+        return {"available": nusax_available(), "path": str(folder),
+                "url": NUSAX_BASE_URL, "size": "170 KB"}
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -930,12 +1421,14 @@ def train_val_test_split(ds: Dataset, val_fraction: float = 0.2, test_fraction: 
                          seed: int = 0, stratify: bool = True) -> Split:
     """Split a data set's rows into train/val/test, deterministically for a seed.
 
-    Fractions are of all N rows (sizes rounded).  If ``ds`` has a predefined test
-    split (mnist) that is the test part and ``test_fraction`` is ignored; the
-    validation part is then taken from ds.X.  ``stratify`` keeps each class's share
-    in every part (classification only).
+    Fractions are of all N rows of ds.X (sizes rounded).  Predefined splits win:
+    if ``ds`` has its own test split (mnist, cifar10, nusax) that is the test part
+    and ``test_fraction`` is ignored; if it has its own validation split (nusax)
+    that is the validation part and ``val_fraction`` is ignored.  The remaining
+    parts are taken from ds.X.  ``stratify`` keeps each class's share in every
+    part (classification only).  Works for every kind, text object arrays too.
     """
-    val_fraction = _check_fraction("val_fraction", val_fraction)
+    val_fraction = 0.0 if ds.has_val_split else _check_fraction("val_fraction", val_fraction)
     test_fraction = 0.0 if ds.has_test_split else _check_fraction("test_fraction", test_fraction)
     n = ds.n_samples
     n_val, n_test = round(val_fraction * n), round(test_fraction * n)
@@ -944,12 +1437,17 @@ def train_val_test_split(ds: Dataset, val_fraction: float = 0.2, test_fraction: 
                          f"sample (got {_fmt(val_fraction)} + {_fmt(test_fraction)} of {n} rows)")
     rng = np.random.default_rng(seed)
     by_class = stratify and ds.task == CLASSIFICATION
-    train, val, test = _split_indices(ds.y if by_class else np.zeros(n), n_val, n_test, rng, by_class)
+    train, val, test = _split_indices(np.asarray(ds.y) if by_class else np.zeros(n),
+                                      n_val, n_test, rng, by_class)
+    if ds.has_val_split:
+        X_val, y_val = ds.X_val, ds.y_val
+    else:
+        X_val, y_val = ds.X[val], ds.y[val]
     if ds.has_test_split:
         X_test, y_test = ds.X_test, ds.y_test
     else:
         X_test, y_test = ds.X[test], ds.y[test]
-    return Split(ds.X[train], ds.y[train], ds.X[val], ds.y[val], X_test, y_test)
+    return Split(ds.X[train], ds.y[train], X_val, y_val, X_test, y_test)
 
 
 class Standardizer:
@@ -1032,4 +1530,6 @@ _LOADERS: dict[str, Callable[..., Dataset]] = {
     "wine": load_wine,
     "breast_cancer": load_breast_cancer,
     "mnist": load_mnist,
+    "cifar10": load_cifar10,
+    "nusax": load_nusax_dataset,
 }

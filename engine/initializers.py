@@ -24,15 +24,22 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .checks import finite_number, seed as check_seed
+from .settings import Setting
 
-DEFAULT_PARAMS: dict[str, dict[str, float]] = {
-    "zeros": {},
-    "uniform": {"low": -0.1, "high": 0.1},
-    "normal": {"mean": 0.0, "variance": 0.01},
-    "xavier": {},
-    "he": {},
-    "orthogonal": {"gain": 1.0},
+# Label and the parameters a person may set (besides ``seed``), per initialiser.
+INIT_SETTINGS: dict[str, tuple[str, tuple[Setting, ...]]] = {
+    "xavier": ("Xavier (Glorot)", ()),
+    "he": ("He", ()),
+    "uniform": ("Uniform", (Setting("low", "float", -0.1, "Low", "Lower bound of U(low, high)"),
+                            Setting("high", "float", 0.1, "High", "Upper bound of U(low, high)"))),
+    "normal": ("Normal", (Setting("mean", "float", 0.0, "Mean", "Mean of N(mean, variance)"),
+                          Setting("variance", "float", 0.01, "Variance", "Variance of N(mean, variance)",
+                                  minimum=0))),
+    "orthogonal": ("Orthogonal", (Setting("gain", "float", 1.0, "Gain", "Scale of the orthogonal matrix"),)),
+    "zeros": ("Zeros", ()),
 }
+DEFAULT_PARAMS: dict[str, dict[str, float]] = {
+    name: {s.name: s.default for s in settings} for name, (_, settings) in INIT_SETTINGS.items()}
 
 # The initialisers that fill biases with the same distribution as the weights
 # (as the report's module did); the scaled ones start biases at zero.

@@ -10,7 +10,9 @@ A layer is one small class with ``forward`` and ``backward`` side by side:
   for the last ``forward``, filling ``grad_<name>`` for each parameter, and
   returns the gradient with respect to the input (``None`` when not needed);
 * ``get_config()`` describes the layer as plain data; ``LAYERS[type]`` and
-  ``from_config`` rebuild it.
+  ``from_config`` rebuild it;
+* ``settings`` (a class attribute) lists the constructor arguments a person may
+  set, as plain data a form is built from (``engine.settings``).
 
 Parameters are attributes named in ``param_names`` (``W``, ``b``, ...), their
 gradients ``grad_W``, ``grad_b``, ... . Once a model is built they are views
@@ -26,6 +28,7 @@ import numpy as np
 from .activations import ACTIVATIONS, get_activation
 from .checks import positive_int
 from .initializers import BIAS_LIKE_WEIGHTS, check_init, initialize
+from . import settings as _s
 
 LAYERS: dict[str, type["Layer"]] = {}
 
@@ -40,6 +43,10 @@ def register_layer(cls: type["Layer"]) -> type["Layer"]:
 
 class Layer:
     param_names: ClassVar[tuple[str, ...]] = ()
+    settings: ClassVar[tuple[_s.Setting, ...]] = ()
+    # What one input sample must be: "image" (height, width, channels), "sequence"
+    # (steps, features), "tokens" (steps,) of integer ids, or None for any shape.
+    takes: ClassVar[Optional[str]] = None
     # Parameters that L1/L2 regularisation applies to (weight matrices, not biases).
     regularized: ClassVar[tuple[str, ...]] = ()
 
@@ -160,6 +167,9 @@ class Dense(ActivatedLayer):
 
     param_names = ("W", "b")
     regularized = ("W",)
+    settings = (_s.units(), _s.activation("relu"), _s.init(),
+                _s.Setting("rmsnorm", "bool", False, "RMSNorm",
+                           "Normalise the weighted sums by their root mean square, with a learned gain"))
 
     def __init__(self, units: int, activation: str = "linear", init: str = "xavier",
                  init_params: Optional[dict] = None, use_bias: bool = True,

@@ -99,6 +99,7 @@ class Sequential:
         self.input_shape = tuple(int(n) for n in input_shape)
         self.epochs_trained = 0
         self.stop_training = False
+        self.metadata: dict[str, Any] = {}
         self._build()
 
     # -- construction -------------------------------------------------------
@@ -272,6 +273,22 @@ class Sequential:
             out["accuracy"] = correct / n
         return out
 
+    def layer_outputs(self, X: Any) -> list[np.ndarray]:
+        """Every layer's output for ``X`` in inference mode, in layer order (copies).
+
+        After this call the recurrent layers also hold their per-step states for
+        ``X`` (``SimpleRNN.sequence_states()``, ``LSTM.sequence_states()``): the
+        feature maps and hidden states of one sample, as a person inspects them."""
+        x = self._check_inputs(X)
+        outputs, mask = [], None
+        for layer in self.layers:
+            layer.mask = mask
+            x = layer.forward(x, training=False)
+            mask = layer.output_mask(mask)
+            outputs.append(np.array(x))
+        self._out = None
+        return outputs
+
     def evaluate(self, X: Any, Y: Any) -> dict[str, float]:
         """Mean loss (regularisation included) and, for classifiers, accuracy."""
         Xc = self._check_inputs(X)
@@ -427,36 +444,6 @@ class Sequential:
         return {"input_shape": list(self.input_shape), "loss": self.loss, "layers": layers,
                 "epochs_trained": self.epochs_trained}
 
-    def plot_weight_distribution(self, layers: Optional[Sequence[int]] = None, bins: int = 50):
-        """Plotly figure: histograms of the weights of the given layer indices."""
-        indices = self._layer_indices(layers)
-        from . import figures
-        return figures.distribution_figure(self.snapshot(), indices, "params", bins=bins)
-
-    def plot_gradient_distribution(self, layers: Optional[Sequence[int]] = None, bins: int = 50):
-        """Plotly figure: histograms of the gradients of the given layer indices."""
-        indices = self._layer_indices(layers)
-        from . import figures
-        return figures.distribution_figure(self.snapshot(), indices, "grads", bins=bins)
-
-    def graph_elements(self, **options: Any) -> list[dict]:
-        """Cytoscape elements: neurons, bias nodes and edges carrying ``w`` and ``dw``."""
-        from . import figures
-        return figures.graph_elements(self.snapshot(), **options)
-
-    def _layer_indices(self, layers: Optional[Sequence[int]]) -> list[int]:
-        with_params = [i for i, layer in enumerate(self.layers) if layer.param_names]
-        if layers is None:
-            return with_params
-        if isinstance(layers, (int, np.integer)):
-            layers = [layers]
-        out = []
-        for i in layers:
-            if not _is_int(i) or not 0 <= i < len(self.layers):
-                raise ValueError(f"layers must hold layer indices from 0 to {len(self.layers) - 1} (got {i!r})")
-            out.append(int(i))
-        return out
-
     def load_keras_weights(self, path: Any) -> None:
         """Copy the weights of a Keras 3 model of the same architecture
         (``.weights.h5`` or ``.keras``) into this model's layers."""
@@ -464,6 +451,25 @@ class Sequential:
         load_keras_weights(self, path)
 
     # -- saving -------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """The model as plain data: ``{"input_shape", "layers": [{"type", "config"}, ...],
+        "loss", "optimizer", "optimizer_params", "l1", "l2", "dtype", "seed"}``.
+        :meth:`Sequential.from_config` builds a new model (fresh weights) from it; for an
+        ``FFNN`` too, whose saved files keep its own ``layer_sizes`` form."""
+        return Sequential._model_config(self)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "Sequential":
+        """A new ``Sequential`` from :meth:`get_config`'s plain data."""
+        if not isinstance(config, Mapping):
+            raise ValueError(f"config must be a dict (got {type(config).__name__})")
+        missing = [k for k in ("input_shape", "layers") if k not in config]
+        if missing:
+            raise ValueError(f"config lacks {', '.join(missing)}")
+        defaults = {"loss": "mse", "optimizer": "sgd", "optimizer_params": None, "l1": 0.0, "l2": 0.0,
+                    "dtype": "float32", "seed": None}
+        return Sequential._from_model_config({**defaults, **dict(config)})
+
     def _model_config(self) -> dict[str, Any]:
         return {"layers": [{"type": type(l).__name__, "config": l.get_config()} for l in self.layers],
                 "input_shape": list(self.input_shape), "loss": self.loss, "optimizer": self.optimizer_name,
@@ -476,9 +482,17 @@ class Sequential:
         kwargs = {k: config[k] for k in ("loss", "optimizer", "optimizer_params", "l1", "l2", "dtype", "seed")}
         return Sequential(layers, tuple(config["input_shape"]), **kwargs)
 
-    def save(self, path: Any) -> None:
+    def save(self, path: Any, metadata: Optional[Mapping[str, Any]] = None) -> None:
         """Write the model to one ``.npz`` file (or binary file object): configuration,
-        every parameter and gradient, optimiser state and training counters. No pickle."""
+        every parameter and gradient, optimiser state and training counters. No pickle.
+
+        ``metadata`` (JSON-able plain data, e.g. how the data were prepared) is kept
+        with the model; ``load`` gives it back as ``model.metadata``."""
+        metadata = dict(self.metadata if metadata is None else metadata)
+        try:
+            json.dumps(metadata, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"metadata must be JSON-able plain data ({exc})") from None
         arrays: dict[str, np.ndarray] = {}
         for i, layer in enumerate(self.layers):
             for name in layer.param_names:
@@ -493,7 +507,8 @@ class Sequential:
                 scalars[key] = value
         meta = {"format": FORMAT, "version": FORMAT_VERSION, "class": type(self).__name__,
                 "model": self._model_config(), "optimizer_state": scalars,
-                "epochs_trained": self.epochs_trained, "rng_state": _jsonable(self.rng.bit_generator.state)}
+                "epochs_trained": self.epochs_trained, "rng_state": _jsonable(self.rng.bit_generator.state),
+                "metadata": metadata}
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
         if isinstance(path, (str, os.PathLike)):
             with open(path, "wb") as fh:
@@ -553,6 +568,10 @@ class Sequential:
             state[name] = arrs
         self.optimizer.load_state_dict(state)
         self.epochs_trained = int(meta.get("epochs_trained", 0))
+        metadata = meta.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise ModelFileError("its metadata is not a dict")
+        self.metadata = metadata
         if "rng_state" in meta:
             self.rng.bit_generator.state = meta["rng_state"]
 

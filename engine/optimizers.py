@@ -18,12 +18,22 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .checks import finite_number
+from .settings import Setting
 
 Pairs = Sequence[tuple[np.ndarray, np.ndarray]]
 
 class Optimizer:
+    """Base class. ``settings`` lists the parameters a person may set (see
+    ``engine.settings``); ``defaults`` follows from them."""
+
     name = ""
+    label = ""
+    settings: tuple[Setting, ...] = ()
     defaults: dict[str, float] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.defaults = {s.name: s.default for s in cls.settings}
 
     def __init__(self, **params: Any):
         unknown = sorted(set(params) - set(self.defaults))
@@ -54,7 +64,8 @@ class Optimizer:
 
 class SGD(Optimizer):
     name = "sgd"
-    defaults = {"momentum": 0.0}
+    label = "SGD (momentum)"
+    settings = (Setting("momentum", "float", 0.0, "Momentum", "0 is plain SGD", minimum=0, maximum=1),)
 
     def _check(self):
         if not 0 <= self.params["momentum"] < 1:
@@ -81,7 +92,13 @@ class Adam(Optimizer):
     in-place passes over the parameters."""
 
     name = "adam"
-    defaults = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+    label = "Adam"
+    settings = (
+        Setting("beta1", "float", 0.9, "Beta 1", "Decay of the mean of the gradients", minimum=0, maximum=1),
+        Setting("beta2", "float", 0.999, "Beta 2", "Decay of the mean of the squared gradients", minimum=0,
+                maximum=1),
+        Setting("eps", "float", 1e-8, "Epsilon", "Keeps the division finite", minimum=0),
+    )
 
     def _check(self):
         for key in ("beta1", "beta2"):

@@ -31,6 +31,7 @@ from .activations import ACTIVATIONS, get_activation
 from .checks import flag as _flag, positive_int as _positive_int, seed as _seed
 from .initializers import check_init, initialize
 from .layers import LAYERS, Layer, register_layer
+from . import settings as _s
 
 
 # ---------------------------------------------------------------- Embedding
@@ -49,6 +50,12 @@ class Embedding(Layer):
 
     param_names = ("W",)
     regularized = ("W",)
+    takes = "tokens"
+    settings = (_s.Setting("input_dim", "int", 1000, "Vocabulary size",
+                           "Token ids the table holds (padding and unknown included)", minimum=2),
+                _s.Setting("output_dim", "int", 32, "Embedding size", "Length of each word's vector", minimum=1),
+                _s.Setting("mask_zero", "bool", True, "Mask padding",
+                           "Id 0 is padding: the recurrent layers after it skip those steps"))
 
     def __init__(self, input_dim: int, output_dim: int, mask_zero: bool = False, init: str = "uniform",
                  init_params: Optional[dict] = None, name: Optional[str] = None):
@@ -69,7 +76,7 @@ class Embedding(Layer):
 
     def build(self, input_shape, rng, dtype):
         if len(input_shape) < 1:
-            raise ValueError(f"Embedding expects input of shape (steps,) of token ids (got {tuple(input_shape)})")
+            raise ValueError(f"Embedding needs token ids (steps,) per sample; it gets {tuple(input_shape)}")
         self._add_param("W", initialize(self.init, (self.input_dim, self.output_dim), self.input_dim,
                                         self.output_dim, rng, self.init_params, dtype))
         return super().build(input_shape, rng, dtype)
@@ -121,6 +128,9 @@ class Dropout(Layer):
     (``training=False``) the layer is the identity. Its own generator draws the
     masks: the same ``seed`` gives the same masks (``seed=None`` takes one from
     the model's generator when the model is built)."""
+
+    settings = (_s.Setting("rate", "float", 0.5, "Rate", "Share of the values zeroed in training", minimum=0,
+                           maximum=1),)
 
     def __init__(self, rate: float, seed: Optional[int] = None, name: Optional[str] = None):
         super().__init__(name)
@@ -180,6 +190,7 @@ class _Recurrent(Layer):
 
     param_names = ("W", "U", "b")
     regularized = ("W", "U")
+    takes = "sequence"
     gates = 1
 
     def __init__(self, units: int, return_sequences: bool = False, go_backwards: bool = False,
@@ -200,8 +211,8 @@ class _Recurrent(Layer):
 
     def build(self, input_shape, rng, dtype):
         if len(input_shape) != 2:
-            raise ValueError(f"{type(self).__name__} expects input of shape (steps, features) "
-                             f"(got {tuple(input_shape)})")
+            raise ValueError(f"{type(self).__name__} needs a sequence (steps, features) per sample; "
+                             f"it gets {tuple(input_shape)}")
         n_in, n = int(input_shape[1]), self.units * self.gates
         self._add_param("W", initialize(self.init, (n_in, n), n_in, n, rng, self.init_params, dtype))
         self._add_param("U", initialize(self.recurrent_init, (self.units, n), self.units, n, rng,
@@ -260,6 +271,24 @@ class _Recurrent(Layer):
             dx = dx[::-1]
         return dx.transpose(1, 0, 2)
 
+    def sequence_states(self) -> dict[str, np.ndarray]:
+        """The states of the last forward pass at every step, in the input's time
+        order: ``{"h": (batch, steps, units)}`` (LSTM adds its gates ``"i"``, ``"f"``,
+        ``"o"`` and the cell ``"c"``). On masked steps the carried state is shown."""
+        if getattr(self, "_H", None) is None:
+            raise ValueError(f"{type(self).__name__}.sequence_states needs a forward pass first")
+        return {name: self._input_order(values) for name, values in self._states().items()}
+
+    def _states(self) -> dict[str, np.ndarray]:
+        return {"h": self._H[1:]}
+
+    def _input_order(self, values: np.ndarray) -> np.ndarray:
+        """Time-major ``(steps, batch, units)`` in processing order -> ``(batch, steps, units)``
+        in the input's order."""
+        if self.go_backwards:
+            values = values[::-1]
+        return np.ascontiguousarray(values.transpose(1, 0, 2))
+
     def _scan(self, XW, M):
         raise NotImplementedError
 
@@ -288,6 +317,7 @@ class SimpleRNN(_Recurrent):
     """
 
     gates = 1
+    settings = (_s.units(16), _s.activation("tanh"), _s.return_sequences(), _s.init())
 
     def __init__(self, units: int, activation: str = "tanh", return_sequences: bool = False,
                  go_backwards: bool = False, init: str = "xavier", recurrent_init: str = "orthogonal",
@@ -353,6 +383,7 @@ class LSTM(_Recurrent):
     """
 
     gates = 4
+    settings = (_s.units(32), _s.return_sequences(), _s.init())
 
     def __init__(self, units: int, return_sequences: bool = False, go_backwards: bool = False,
                  init: str = "xavier", recurrent_init: str = "orthogonal", init_params: Optional[dict] = None,
@@ -444,6 +475,11 @@ class LSTM(_Recurrent):
                 dc += dc_carry
         return dZ
 
+    def _states(self):
+        n = self.units
+        return {"h": self._H[1:], "c": self._C[1:], "i": self._G[:, :, :n], "f": self._G[:, :, n:2 * n],
+                "o": self._G[:, :, 3 * n:]}
+
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
 
@@ -468,6 +504,11 @@ class Bidirectional(Layer):
     """
 
     MERGE_MODES = ("concat", "sum", "ave", "mul")
+    takes = "sequence"
+    settings = (_s.Setting("layer", "layer", "LSTM", "Recurrent layer", "The layer run forwards and backwards",
+                           choices=("SimpleRNN", "LSTM")),
+                _s.Setting("merge_mode", "choice", "concat", "Merge",
+                           "How the two directions' outputs combine", choices=MERGE_MODES))
 
     def __init__(self, layer: Layer, merge_mode: str = "concat", name: Optional[str] = None):
         super().__init__(name)
@@ -500,7 +541,8 @@ class Bidirectional(Layer):
 
     def build(self, input_shape, rng, dtype):
         if len(input_shape) != 2:
-            raise ValueError(f"Bidirectional expects input of shape (steps, features) (got {tuple(input_shape)})")
+            raise ValueError(f"Bidirectional needs a sequence (steps, features) per sample; "
+                             f"it gets {tuple(input_shape)}")
         self.forward_layer.build(input_shape, rng, dtype)
         self.backward_layer.build(input_shape, rng, dtype)
         for name in self.param_names:
@@ -548,6 +590,14 @@ class Bidirectional(Layer):
 
     def output_mask(self, mask):
         return mask if self.return_sequences else None
+
+    def sequence_states(self) -> dict[str, np.ndarray]:
+        """Both directions' states (see ``LSTM.sequence_states``), in the input's time
+        order, named ``"forward h"``, ``"backward h"``, ... ."""
+        out = {}
+        for side, layer in (("forward", self.forward_layer), ("backward", self.backward_layer)):
+            out.update({f"{side} {k}": v for k, v in layer.sequence_states().items()})
+        return out
 
     def set_keras_weights(self, arrays):
         """Keras' order: the forward layer's arrays, then the backward layer's."""

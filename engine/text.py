@@ -7,6 +7,10 @@
 
 Tokens are runs of letters and digits (``\\w+``) after lowercasing, so
 punctuation is dropped and ``kongkow-kongkow`` gives two tokens.
+
+The same data as an ``engine.datasets.Dataset`` of kind "text" (X, X_val and
+X_test 1-D object arrays of str, y int64), downloading the three CSVs into
+:func:`nusax_folder` when they are missing: ``engine.datasets.load("nusax")``.
 """
 from __future__ import annotations
 
@@ -68,7 +72,7 @@ def load_nusax(folder: Any = None) -> dict[str, tuple[list[str], np.ndarray]]:
         raise FileNotFoundError(
             f"NusaX-Sentiment files {', '.join(absent)} not found in {where}. Pass folder=..., or set "
             f"NUSAX_DIR to the folder with train.csv, valid.csv and test.csv, or BACKPROP_DATA_DIR to a "
-            f"folder that contains {NUSAX_FOLDER}/.")
+            f"folder that contains {NUSAX_FOLDER}/; engine.datasets.load('nusax') downloads them.")
     return {split: read_nusax_csv(path) for split, path in files.items()}
 
 

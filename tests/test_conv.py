@@ -124,7 +124,7 @@ def test_pool_arguments(cls):
 def test_input_rank_is_checked(layer):
     name = type(layer).__name__
     with pytest.raises(ValueError, match=rf"layers\[0\] \({name}\) cannot take input of shape \(784,\): "
-                                         rf"{name} expects images of shape \(height, width, channels\)"):
+                                         rf"{name} needs an image \(height, width, channels\) per sample; it gets \(784,\)"):
         Sequential([layer, Flatten(), Dense(2)], input_shape=(784,))
     built(layer, (6, 6, 2))
     with pytest.raises(ValueError, match=rf"{name} expects a batch of shape \(batch, height, width, channels\) "
@@ -134,9 +134,9 @@ def test_input_rank_is_checked(layer):
 
 def test_too_small_input_for_valid_padding():
     with pytest.raises(ValueError, match=r"Conv2D with kernel_size 5x5 and padding 'valid' needs an image of "
-                                         r"at least 5x5 \(got 4x8\)"):
+                                         r"at least 5x5; it gets 4x8"):
         Sequential([Conv2D(2, 5), Flatten(), Dense(1)], input_shape=(4, 8, 1))
-    with pytest.raises(ValueError, match=r"MaxPool2D with pool_size 3x3 .* \(got 2x2\)"):
+    with pytest.raises(ValueError, match=r"MaxPool2D with pool_size 3x3 .* it gets 2x2"):
         Sequential([MaxPool2D(3), Flatten(), Dense(1)], input_shape=(2, 2, 1))
     # 'same' pads instead.
     m = Sequential([Conv2D(2, 5, padding="same"), MaxPool2D(3, padding="same"), Flatten(), Dense(1)],

@@ -178,12 +178,13 @@ def test_whole_float_is_accepted_for_an_int_parameter():
 
 def test_datasets_table_describes_every_loader():
     expected = {"digits", "iris", "wine", "breast_cancer", "moons", "circles", "xor",
-                "spiral", "blobs", "linear", "sine", "mnist"}
+                "spiral", "blobs", "linear", "sine", "mnist", "cifar10", "nusax"}
     assert set(D.DATASETS) == expected
     json.dumps(D.DATASETS)  # plain data, ready for a web form
     for name, info in D.DATASETS.items():
         assert info["task"] in ("classification", "regression")
-        assert info["description"]
+        assert info["description"] and info["label"]
+        assert info["kind"] in ("table", "image", "text")
         for pname, spec in info["params"].items():
             assert spec["type"] in ("int", "float", "bool")
             if spec["type"] != "bool":
@@ -191,7 +192,7 @@ def test_datasets_table_describes_every_loader():
     assert D.DATASETS["moons"]["params"]["noise"]["min"] == 0
     assert D.DATASETS["moons"]["params"]["noise"]["max"] == 1
     assert D.DATASETS["spiral"]["params"]["n_classes"] == {
-        "type": "int", "default": 3, "min": 2, "max": 10, "help": "number of classes"}
+        "type": "int", "default": 3, "min": 2, "max": 10, "help": "number of classes", "label": "Classes"}
     assert D.DATASETS["blobs"]["params"]["n_samples"]["min"] == 10
     assert D.DATASETS["blobs"]["params"]["n_samples"]["max"] == 100_000
 

@@ -258,15 +258,15 @@ def test_wrong_arguments_raise_value_errors_naming_them(make, match):
 
 
 @pytest.mark.parametrize("layer, shape, match", [
-    (lambda: LSTM(3), (5,), r"LSTM expects input of shape \(steps, features\)"),
-    (lambda: SimpleRNN(3), (5, 2, 2), r"SimpleRNN expects input of shape \(steps, features\)"),
-    (lambda: Bidirectional(LSTM(3)), (5,), r"Bidirectional expects input of shape \(steps, features\)"),
+    (lambda: LSTM(3), (5,), r"LSTM needs a sequence \(steps, features\)"),
+    (lambda: SimpleRNN(3), (5, 2, 2), r"SimpleRNN needs a sequence \(steps, features\)"),
+    (lambda: Bidirectional(LSTM(3)), (5,), r"Bidirectional needs a sequence \(steps, features\)"),
 ])
 def test_input_rank_mismatch_names_layer_and_shape(layer, shape, match):
     with pytest.raises(ValueError, match=match):
         Sequential([layer()], input_shape=shape)
     # Embedding -> LSTM -> LSTM: the second LSTM gets (units,) and says so.
-    with pytest.raises(ValueError, match=r"layers\[2\] \(LSTM\).*expects input of shape \(steps, features\)"):
+    with pytest.raises(ValueError, match=r"layers\[2\] \(LSTM\).*needs a sequence \(steps, features\)"):
         Sequential([Embedding(5, 2), LSTM(3), LSTM(3)], input_shape=(4,))
 
 

@@ -1,21 +1,23 @@
 """The distributions panel: per-layer histograms of the weights and of their
 gradients from the latest batch, for the layers chosen in a multi-select.
 
-Bins are computed on the server (``engine.figures.histogram_data``) from the
+Bins are computed on the server (``viz.distributions.histogram_data``) from the
 cached snapshot; a change of selection only rebuilds the two figures, as plain
-dicts (``engine.figures.distribution_spec``: building ``go.Figure`` subplots cost
-~100 ms a figure, which the page waited for on every refresh).
+dicts (``viz.distributions.distribution_spec``: building ``go.Figure`` subplots cost
+~100 ms a figure, which the page waited for on every refresh). Choosing a layer in
+the architecture graph shows that layer.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Optional
 
 import dash
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, ctx, dcc, html
 
-from components import ids
-from engine import figures
+from viz.distributions import distribution_spec
+from viz.snapshots import kernel_name, layer_label
+
+from .. import ids, store
 
 LAYER_SELECT = "hist-layer-select"
 WEIGHTS_GRAPH = "hist-weights-graph"
@@ -23,14 +25,6 @@ GRADS_GRAPH = "hist-grads-graph"
 
 BINS = 50
 GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-
-
-def load_snapshot(version: Optional[dict]) -> Optional[dict]:
-    """The engine snapshot for a ``SNAPSHOT_VERSION`` value, or None."""
-    if not version or not version.get("session"):
-        return None
-    runs = importlib.import_module("components.runs")
-    return runs.get_snapshot(version["session"])
 
 
 def layout() -> html.Section:
@@ -66,34 +60,42 @@ def _empty_figure(kind: str, text: str = "No model yet: build a network and star
 def _options(snapshot: dict) -> list[dict]:
     out = []
     for k, layer in enumerate(snapshot["layers"]):
-        has_weights = figures.kernel_name(layer.get("params", {})) is not None
-        label = figures.layer_label(snapshot, k) + ("" if has_weights else " - no weights")
+        has_weights = kernel_name(layer.get("params", {})) is not None
+        label = layer_label(snapshot, k) + ("" if has_weights else " - no weights")
         out.append({"label": label, "value": k, "disabled": not has_weights})
     return out
 
 
-def refresh_histograms(version: Optional[dict], layers: Optional[list], current_options: Optional[list] = None):
-    """Weight figure, gradient figure and layer options for the latest snapshot (the
-    options only when they differ from ``current_options``: re-sending them re-renders
-    the dropdown, perhaps open under the user's pointer)."""
-    snapshot = load_snapshot(version)
+def refresh_histograms(version: Optional[dict], layers: Optional[list], selected: Optional[int] = None,
+                       current_options: Optional[list] = None):
+    """Weight figure, gradient figure, layer options and choice for the latest snapshot
+    (the options only when they differ from ``current_options``: re-sending them
+    re-renders the dropdown, perhaps open under the user's pointer)."""
+    snapshot = store.snapshot_for(version)
     if snapshot is None:
-        return _empty_figure("params"), _empty_figure("grads"), [] if current_options != [] else dash.no_update
+        return (_empty_figure("params"), _empty_figure("grads"), [] if current_options != [] else dash.no_update,
+                dash.no_update)
     options = _options(snapshot)
     sent = options if options != current_options else dash.no_update
+    chose = dash.no_update
+    if ctx.triggered_id == ids.SELECTED_LAYER and isinstance(selected, int) and selected < len(options) \
+            and not options[selected]["disabled"]:
+        layers = chose = [selected]
     if layers is None:
         chosen = [o["value"] for o in options if not o["disabled"]]
     else:
         chosen = [int(i) for i in layers if 0 <= int(i) < len(options)]
     if not chosen:
         text = "Choose one or more layers above."
-        return _empty_figure("params", text), _empty_figure("grads", text), sent
-    weights = figures.distribution_spec(snapshot, chosen, "params", bins=BINS)
-    grads = figures.distribution_spec(snapshot, chosen, "grads", bins=BINS)
-    return weights, grads, sent
+        return _empty_figure("params", text), _empty_figure("grads", text), sent, chose
+    weights = distribution_spec(snapshot, chosen, "params", bins=BINS)
+    grads = distribution_spec(snapshot, chosen, "grads", bins=BINS)
+    return weights, grads, sent, chose
 
 
 dash.callback(
     Output(WEIGHTS_GRAPH, "figure"), Output(GRADS_GRAPH, "figure"), Output(LAYER_SELECT, "options"),
-    Input(ids.SNAPSHOT_VERSION, "data"), Input(LAYER_SELECT, "value"), State(LAYER_SELECT, "options"),
+    Output(LAYER_SELECT, "value"),
+    Input(ids.SNAPSHOT_VERSION, "data"), Input(LAYER_SELECT, "value"), Input(ids.SELECTED_LAYER, "data"),
+    State(LAYER_SELECT, "options"),
 )(refresh_histograms)

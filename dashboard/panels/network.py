@@ -1,14 +1,15 @@
-"""The network panel: a Cytoscape graph of the live model, what it shows, the
-choice of neurons per layer and a neuron detail panel.
+"""The network panel: a Cytoscape graph of the live model's dense part (``viz.network``:
+every Dense layer on flat inputs at the end of the stack), what it shows, the choice
+of neurons per layer and a neuron detail panel.
 
 Conventions (for other panels and for browser tests):
 
 * The graph is the ``dash_cytoscape.Cytoscape`` with id ``GRAPH``; its element
-  ids follow ``engine.figures`` (edge ``w{p}-{i}-{j}``: ``W[i, j]`` of layer p,
+  ids follow ``viz.network`` (edge ``w{p}-{i}-{j}``: ``W[i, j]`` of layer p,
   bias edge ``b{p}-{j}``, neuron ``n{p}-{i}``; p = 0 is the input column).
 * Clicking an edge toggles its label ("w = ...\\ndL/dw = ..." of the latest batch)
   in the browser, with no server round trip: ``assets/graph.js`` toggles the
-  class ``engine.figures.LABELLED_CLASS`` on the edge, and puts it back on an
+  class ``viz.network.LABELLED_CLASS`` on the edge, and puts it back on an
   edge that returns after a refresh. Labels follow each refresh (they read
   ``data(label)``). The labelled ids are mirrored in the store ``LABELLED_EDGES``.
 * ``EDGE_LABEL_READOUT`` (a hidden ``html.Pre``) holds, as JSON, the last edge
@@ -18,7 +19,6 @@ Conventions (for other panels and for browser tests):
 """
 from __future__ import annotations
 
-import importlib
 import json
 import re
 from typing import Any, Optional
@@ -27,8 +27,9 @@ import dash
 import dash_cytoscape as cyto
 from dash import Input, Output, State, dcc, html
 
-from components import ids
-from engine import figures
+from viz import network as graph
+
+from .. import ids, store
 
 GRAPH = "network-graph"
 SUMMARY = "network-graph-summary"
@@ -51,14 +52,6 @@ TOP_INCOMING = 10
 NO_MODEL = "No model yet: build a network and start training to see it here."
 
 
-def load_snapshot(version: Optional[dict]) -> Optional[dict]:
-    """The engine snapshot for a ``SNAPSHOT_VERSION`` value, or None."""
-    if not version or not version.get("session"):
-        return None
-    runs = importlib.import_module("components.runs")
-    return runs.get_snapshot(version["session"])
-
-
 # -- layout ----------------------------------------------------------------------
 def layout() -> html.Div:
     return html.Section(className="graph-panel", children=[
@@ -74,7 +67,7 @@ def layout() -> html.Div:
         ]),
         html.Div(className="graph-body", children=[
             cyto.Cytoscape(
-                id=GRAPH, className="graph-canvas", elements=[], stylesheet=figures.graph_stylesheet(),
+                id=GRAPH, className="graph-canvas", elements=[], stylesheet=graph.graph_stylesheet(),
                 layout={"name": "preset", "fit": True, "padding": 24}, autoRefreshLayout=False,
                 minZoom=0.1, maxZoom=4, boxSelectionEnabled=False, responsive=True,
                 style={"width": "100%", "height": f"{GRAPH_HEIGHT}px"},
@@ -91,14 +84,14 @@ def layout() -> html.Div:
                                              debounce=True, className="graph-input")]),
             html.Button("Show these", id=SHOW_INDICES, n_clicks=0, className="graph-button"),
             html.Label(["Strongest", dcc.Input(id=STRONGEST_K, type="number", min=1,
-                                               max=figures.MAX_NEURONS_PER_LAYER, step=1,
-                                               value=figures.DEFAULT_NEURONS_PER_LAYER,
+                                               max=graph.MAX_NEURONS_PER_LAYER, step=1,
+                                               value=graph.DEFAULT_NEURONS_PER_LAYER,
                                                className="graph-input graph-input-number")]),
             html.Button("Show strongest", id=SHOW_STRONGEST, n_clicks=0, className="graph-button"),
             html.Button("Reset all layers", id=RESET_NEURONS, n_clicks=0,
                         className="graph-button graph-button-quiet"),
             html.Label(["Edges per layer pair", dcc.Input(id=EDGES_PER_PAIR, type="number", min=0, max=5000,
-                                                          step=1, value=figures.DEFAULT_EDGES_PER_PAIR,
+                                                          step=1, value=graph.DEFAULT_EDGES_PER_PAIR,
                                                           debounce=True,
                                                           className="graph-input graph-input-number")]),
             html.Span(id=CHOICE_MESSAGE, className="graph-message"),
@@ -111,10 +104,7 @@ def layout() -> html.Div:
 
 # -- server callbacks ------------------------------------------------------------------
 def _layer_options(snapshot: dict) -> list[dict]:
-    opts = [{"label": f"Input ({snapshot['input_shape'][0]:,})", "value": 0}]
-    for k, layer in enumerate(snapshot["layers"]):
-        opts.append({"label": f"{figures.layer_label(snapshot, k)}", "value": k + 1})
-    return opts
+    return [{"label": f"{c['title']} ({c['size']:,})", "value": c["position"]} for c in graph.columns(snapshot)]
 
 
 def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pair: Any,
@@ -132,14 +122,17 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
     relayout per refresh and undo the user's zoom and pan. The layer options, too,
     only when they differ from ``current_options``.
     """
-    snapshot = load_snapshot(version)
+    snapshot = store.snapshot_for(version)
     if snapshot is None:
         return [], [html.Li(NO_MODEL)], [], dash.no_update, dash.no_update
+    note = graph.dense_part_note(snapshot)
+    if note:
+        return [], [html.Li(note)], [], dash.no_update, dash.no_update
     edges = int(edges_per_pair) if isinstance(edges_per_pair, (int, float)) and edges_per_pair >= 0 \
-        else figures.DEFAULT_EDGES_PER_PAIR
+        else graph.DEFAULT_EDGES_PER_PAIR
     sizes = _column_sizes(snapshot)
     try:
-        view = figures.graph_view(snapshot, max_edges_per_pair=edges, neurons=_valid_choice(sizes, choice))
+        view = graph.graph_view(snapshot, max_edges_per_pair=edges, neurons=_valid_choice(sizes, choice))
     except ValueError as exc:
         return [], [html.Li(str(exc))], _layer_options(snapshot), dash.no_update, dash.no_update
     pinned = {"sizes": sizes, "layers": {str(p): idx for p, idx in view["shown"].items()}}
@@ -154,7 +147,7 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
 
 
 def _column_sizes(snapshot: dict) -> list[int]:
-    return [snapshot["input_shape"][0]] + [layer["output_shape"][-1] for layer in snapshot["layers"]]
+    return [c["size"] for c in graph.columns(snapshot)]
 
 
 def _valid_choice(sizes: list[int], choice: Optional[dict]) -> dict[int, Any]:
@@ -192,13 +185,13 @@ def parse_indices(text: str, size: int) -> list[int]:
             lo, hi = hi, lo
         if hi >= size:
             raise ValueError(f"this layer has neurons 0 to {size - 1}; {hi} is out of range")
-        if hi - lo >= figures.MAX_NEURONS_PER_LAYER:
-            raise ValueError(f"at most {figures.MAX_NEURONS_PER_LAYER} neurons per layer")
+        if hi - lo >= graph.MAX_NEURONS_PER_LAYER:
+            raise ValueError(f"at most {graph.MAX_NEURONS_PER_LAYER} neurons per layer")
         out.update(range(lo, hi + 1))
     if not out:
         raise ValueError("type neuron indices, e.g. 0-9, 42")
-    if len(out) > figures.MAX_NEURONS_PER_LAYER:
-        raise ValueError(f"at most {figures.MAX_NEURONS_PER_LAYER} neurons per layer")
+    if len(out) > graph.MAX_NEURONS_PER_LAYER:
+        raise ValueError(f"at most {graph.MAX_NEURONS_PER_LAYER} neurons per layer")
     return sorted(out)
 
 
@@ -215,7 +208,7 @@ def apply_choice(trigger: str, layer: Optional[int], text: Optional[str], k: Any
         return {}, ""
     if layer is None:
         return dash.no_update, "Choose a layer first."
-    snapshot = load_snapshot(version)
+    snapshot = store.snapshot_for(version)
     if snapshot is None:
         return dash.no_update, "No model yet."
     sizes = _column_sizes(snapshot)
@@ -224,8 +217,8 @@ def apply_choice(trigger: str, layer: Optional[int], text: Optional[str], k: Any
     layers = {str(p): v for p, v in _valid_choice(sizes, choice).items()}
     if trigger == SHOW_STRONGEST:
         if not isinstance(k, (int, float)) or k < 1 or k != int(k):
-            return dash.no_update, f"Strongest: a whole number from 1 to {figures.MAX_NEURONS_PER_LAYER}."
-        layers[str(layer)] = min(int(k), figures.MAX_NEURONS_PER_LAYER)
+            return dash.no_update, f"Strongest: a whole number from 1 to {graph.MAX_NEURONS_PER_LAYER}."
+        layers[str(layer)] = min(int(k), graph.MAX_NEURONS_PER_LAYER)
     else:
         try:
             layers[str(layer)] = parse_indices(text, sizes[layer])
@@ -245,15 +238,15 @@ def neuron_panel(tap: Optional[dict], version: Optional[dict]):
     if tap.get("kind") == "bias":
         return html.P(f"The bias node feeds Layer {tap['layer_position']}: a constant 1 whose weights are "
                       "the biases. Click a neuron to see its own.", className="graph-muted")
-    snapshot = load_snapshot(version)
+    snapshot = store.snapshot_for(version)
     if snapshot is None:
         return html.P(NO_MODEL, className="graph-muted")
     try:
-        d = figures.neuron_details(snapshot, int(tap["layer_position"]), int(tap["index"]))
+        d = graph.neuron_details(snapshot, int(tap["layer_position"]), int(tap["index"]))
     except ValueError:
         return html.P("That neuron is no longer in the model.", className="graph-muted")
     p = d["layer_position"]
-    name = "Input" if p == 0 else d["title"]
+    name = d["title"]
     rows = [("neuron", f"{d['index']}")] + ([("name", d["name"])] if d["name"] else [])
     if p > 0:
         rows += [("activation", d["activation"] or "–"), ("bias b", _fmt(d["bias"])),
@@ -307,7 +300,7 @@ dash.callback(
 )(neuron_panel)
 
 # The label itself is toggled by assets/graph.js (a Cytoscape tap listener adds or
-# removes the class figures.LABELLED_CLASS: no server round trip, no restyle of the
+# removes the class graph.LABELLED_CLASS: no server round trip, no restyle of the
 # whole graph). This callback, also in the browser, mirrors the result into the
 # LABELLED_EDGES store and the EDGE_LABEL_READOUT. Only the tap is an Input: a
 # callback that also listened to the elements would wait for every refresh.

@@ -1,25 +1,25 @@
-"""The run cache: what a browser tab's training run shares with the other panels.
+"""The run cache: what a browser tab's training run shares with the panels.
 
 One module-level ``flask_caching.Cache`` (filesystem by default, Redis when
 ``REDIS_URL`` is set), initialised by ``app.py`` with :func:`init_app`. Every
-key carries the tab's session id (the ``components.ids.SESSION`` store), so two
+key carries the tab's session id (the ``dashboard.ids.SESSION`` store), so two
 tabs never see each other's runs. The training job (a separate process or a
 Celery worker) writes here; the page's callbacks read.
 
 Per session:
 
-* ``snapshot`` - the latest ``model.snapshot()`` plus ``version`` (a number that
-  grows with every write), ``status`` and ``dataset`` (name, task, class and
-  feature names); :func:`get_snapshot` / :func:`put_snapshot`.
+* ``snapshot`` - the latest snapshot (``docs/architecture.md``: ``model.snapshot()``
+  plus ``version``, ``status``, ``dataset`` and ``spec``); :func:`get_snapshot` /
+  :func:`put_snapshot`. A web process keeps the last one it read per session, so the
+  panels that redraw for one version unpickle it once.
 * ``stop``     - the Stop flag the training job polls (:func:`request_stop`).
 * ``model``    - the current model as the engine's ``.npz`` bytes, with the data
   set key and the loss history it was trained with (:func:`get_model`).
 * ``csv``      - the bytes of the CSV the user uploaded (:func:`put_csv`).
-* ``live``     - the run's latest live state as sent to the page (:func:`get_live`),
-  for a page that lost track of its run.
-* ``points``   - for data sets of 1 or 2 features, the run's training and validation
-  points (original units) and its standardiser (:func:`put_points`), for the
-  decision-regions panel.
+* ``live``     - the run's latest live state (progress, history, batch trace, metrics;
+  :func:`get_live`): the charts read it, and a page that lost track of its run.
+* ``probe``    - the samples the panels draw for this run (``dashboard.data``: points
+  for decision regions, images, sentences, the vocabulary); :func:`put_probe`.
 """
 from __future__ import annotations
 
@@ -27,11 +27,15 @@ import os
 import re
 import time
 from pathlib import Path
+import threading
 from typing import Any, Optional
 
 from flask_caching import Cache
 
 cache = Cache()
+_memo: dict[str, dict] = {}          # session -> the last snapshot this process read
+_memo_lock = threading.Lock()
+MEMO_SESSIONS = 32
 
 # Entries live a day after their last write; a tab idle longer starts afresh.
 TIMEOUT_S = 24 * 3600
@@ -77,12 +81,31 @@ def new_version() -> int:
 
 
 # -- snapshots ------------------------------------------------------------------
-def get_snapshot(session_id: str) -> Optional[dict]:
-    """The latest snapshot of this tab's model (``model.snapshot()`` plus
-    ``version``, ``status``, ``dataset``), or None when there is none."""
+def get_snapshot(session_id: str, version: Optional[int] = None) -> Optional[dict]:
+    """The latest snapshot of this tab's model, or None when there is none. With
+    ``version`` (the one the page was told about), a snapshot of that version this
+    process already read is returned without reading the cache again."""
     if not valid_session(session_id):
         return None
-    return cache.get(_key("snapshot", session_id))
+    if version is not None:
+        with _memo_lock:
+            kept = _memo.get(session_id)
+        if kept is not None and kept.get("version") == version:
+            return kept
+    snapshot = cache.get(_key("snapshot", session_id))
+    if snapshot is not None:
+        with _memo_lock:
+            _memo[session_id] = snapshot
+            while len(_memo) > MEMO_SESSIONS:
+                _memo.pop(next(iter(_memo)))
+    return snapshot
+
+
+def snapshot_for(version: Optional[dict]) -> Optional[dict]:
+    """The snapshot a ``SNAPSHOT_VERSION`` store value points at (``{"session", "version"}``)."""
+    if not version or not version.get("session"):
+        return None
+    return get_snapshot(version["session"], version.get("version"))
 
 
 def put_snapshot(session_id: str, snapshot: dict) -> int:
@@ -94,7 +117,9 @@ def put_snapshot(session_id: str, snapshot: dict) -> int:
 
 def clear(session_id: str) -> None:
     """Forget this tab's model and snapshot (Reset)."""
-    cache.delete_many(*(_key(kind, session_id) for kind in ("snapshot", "model", "stop", "live", "points")))
+    cache.delete_many(*(_key(kind, session_id) for kind in ("snapshot", "model", "stop", "live", "probe")))
+    with _memo_lock:
+        _memo.pop(session_id, None)
 
 
 # -- the Stop flag ------------------------------------------------------------------
@@ -139,17 +164,16 @@ def get_live(session_id: str) -> Optional[dict]:
     return cache.get(_key("live", session_id))
 
 
-# -- the points of a run on 1 or 2 features ------------------------------------------
-def put_points(session_id: str, points: dict) -> None:
-    """``{"dataset_key", "name", "X_train", "y_train", "X_val", "y_val", "standardizer"}``
-    (arrays in original units; ``standardizer`` is ``Standardizer.to_dict()``)."""
-    cache.set(_key("points", session_id), points)
+# -- the samples the panels draw ---------------------------------------------------
+def put_probe(session_id: str, probe: dict) -> None:
+    """``dashboard.data.Prepared.probe`` of the tab's run."""
+    cache.set(_key("probe", session_id), probe)
 
 
-def get_points(session_id: str) -> Optional[dict]:
+def get_probe(session_id: str) -> Optional[dict]:
     if not valid_session(session_id):
         return None
-    return cache.get(_key("points", session_id))
+    return cache.get(_key("probe", session_id))
 
 
 # -- the user's CSV -----------------------------------------------------------------

@@ -8,33 +8,35 @@ per class, paler where the network is less sure) under the training points
 
 Where things come from:
 
-* the network: the latest snapshot in the run cache (``runs.get_snapshot``),
-  rebuilt and run by ``engine.figures.decision_regions_figure``;
-* the points and the standardiser: ``runs.get_points``, written by the training
-  job at the start of a run (``training.plot_points``: the same split and the same
-  fitted ``Standardizer`` training uses), so the grid is mapped into the model's
-  inputs exactly as the training data were, and the axes are in original units.
+* the network: the latest snapshot in the run cache (``store.snapshot_for``),
+  rebuilt and run by ``viz.regions.decision_regions_figure``;
+* the points and the standardiser: the run's probe (``store.get_probe``, written by
+  the training job at the start of a run: ``dashboard.data.prepare`` makes it with
+  the same split and the same fitted ``Standardizer`` training uses), so the grid is
+  mapped into the model's inputs exactly as the training data were, and the axes are
+  in original units.
 
 Refreshed on every new snapshot (``ids.SNAPSHOT_VERSION``); the whole callback
 takes a few milliseconds for the dashboard's small nets.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Optional
 
 import dash
 from dash import Input, Output, dcc, html
 
-from components import ids
-from engine import figures
+from viz import regions as figure_builders
+from viz.snapshots import task_of
+
+from .. import ids, store
 
 GRAPH = "regions-graph"
 GRAPH_WRAP = "regions-graph-wrap"
 NOTE = "regions-note"
 CAPTION = "regions-caption"
 
-GRID = figures.REGION_GRID
+GRID = figure_builders.REGION_GRID
 GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
 
 CAPTION_CLASSES = ("Predicted class over the input plane: a colour per class, paler where the network is "
@@ -46,10 +48,6 @@ CAPTION_CURVE = ("The network's fitted curve (black) over the data. Points: trai
 CAPTION_IDLE = "What the network predicts over its inputs, for data sets with 1 or 2 input features."
 NO_POINTS = ("Train on this data set to see its points and regions here (a loaded model shows them "
              "once Train continues it).")
-
-
-def _runs():
-    return importlib.import_module("components.runs")
 
 
 def layout() -> html.Section:
@@ -67,7 +65,7 @@ def layout() -> html.Section:
 
 
 def _caption(snapshot: dict) -> str:
-    task = (snapshot.get("dataset") or {}).get("task") or figures._task_of(snapshot)
+    task = (snapshot.get("dataset") or {}).get("task") or task_of(snapshot)
     if int(snapshot["input_shape"][0]) == 1:
         return CAPTION_CURVE
     return CAPTION_CLASSES if task == "classification" else CAPTION_VALUES
@@ -75,7 +73,7 @@ def _caption(snapshot: dict) -> str:
 
 def regions_view(snapshot: Optional[dict], points: Optional[dict]) -> tuple[Optional[dict], Optional[str], str]:
     """(figure or None, note or None, caption) for a snapshot and the run's points."""
-    note = figures.regions_note(snapshot)
+    note = figure_builders.regions_note(snapshot)
     if note:
         return None, note, CAPTION_IDLE
     name = (snapshot.get("dataset") or {}).get("name")
@@ -83,7 +81,7 @@ def regions_view(snapshot: Optional[dict], points: Optional[dict]) -> tuple[Opti
     if (points is None or (name and points.get("name") != name)
             or int(points["X_train"].reshape(len(points["X_train"]), -1).shape[1]) != n_in):
         return None, NO_POINTS, _caption(snapshot)
-    fig = figures.decision_regions_figure(snapshot, points["X_train"], points["y_train"], points.get("X_val"),
+    fig = figure_builders.decision_regions_figure(snapshot, points["X_train"], points["y_train"], points.get("X_val"),
                                           points.get("y_val"), grid=GRID, standardizer=points["standardizer"])
     epochs = snapshot.get("epochs_trained")
     if epochs is not None:
@@ -94,9 +92,9 @@ def regions_view(snapshot: Optional[dict], points: Optional[dict]) -> tuple[Opti
 
 def refresh_regions(version: Optional[dict]) -> tuple[Any, Any, Any, Any]:
     """Figure, note, caption and the graph's style for the latest snapshot."""
-    session = (version or {}).get("session")
-    snapshot = _runs().get_snapshot(session) if session else None
-    points = _runs().get_points(session) if snapshot else None
+    snapshot = store.snapshot_for(version)
+    probe = store.get_probe(version["session"]) if snapshot else None
+    points = {**probe["points"], "name": probe["name"]} if probe and "points" in probe else None
     fig, note, caption = regions_view(snapshot, points)
     if fig is None:
         return dash.no_update, note, caption, {"display": "none"}

@@ -1,70 +1,19 @@
-"""The live loss and accuracy charts.
+"""Loss and accuracy over training, as plain figure dicts.
 
-The charts draw a *live* dict::
+Both builders take a *live* dict::
 
     {"history": {"train_loss": [...], "val_loss": [...],            # one value per epoch,
-                 "train_accuracy": [...], "val_accuracy": [...]},   # accuracy for classifiers
-     "batch_trace": {"x": [...], "y": [...]},                       # x: epochs as a fraction
-     ...}
-
-A training job keeps it in the run cache (``components.runs.put_live``) and sends the
-page (the ``LIVE`` store of ``components.training``) only its progress, marked
-``"charts": FROM_RUN_CACHE`` - the history grows with the run and the page has no use
-for it but the charts; other live dicts (a loaded model, Reset) carry their own.
-The charts redraw when the panels' snapshot version changes (:func:`register`).
-
-:func:`loss_figure` and :func:`accuracy_figure` turn it into Plotly figures as
-plain dicts (pure functions, tested without a browser; plain dicts because
-building ``go.Figure`` objects costs the server ~10x more on every update); :class:`BatchTrace` keeps the per-batch
-trace short however long a run is.
+                 "train_accuracy": [...], "val_accuracy": [...],    # accuracy for classifiers
+                 "first_epoch": 1},
+     "batch_trace": {"x": [...], "y": [...]}}                       # x: epochs as a fraction
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any, Optional
 
-import dash
-from dash import Input, Output, State, dcc, html
+from .style import TRAIN_COLOR, VAL_COLOR
 
-LOSS_GRAPH = "loss-graph"
-ACCURACY_GRAPH = "accuracy-graph"
-ACCURACY_WRAP = "accuracy-wrap"
-
-TRAIN_COLOR = "#2563eb"
-VAL_COLOR = "#ea580c"
 BATCH_COLOR = "rgba(37, 99, 235, 0.25)"
-MAX_BATCH_POINTS = 1000
-# A live dict's "charts" value when its history is in the run cache, not in the dict.
-FROM_RUN_CACHE = "run-cache"
-
-
-class BatchTrace:
-    """Per-batch losses at fractional-epoch positions, at most ``limit`` points:
-    when full, every other point is dropped and only every ``stride``-th batch
-    is kept from then on, so the trace stays even over the whole run. Meant for
-    one run (a new one starts a new trace)."""
-
-    def __init__(self, limit: int = MAX_BATCH_POINTS, x: Optional[list] = None, y: Optional[list] = None,
-                 stride: int = 1):
-        self.limit = limit
-        self.x: list[float] = list(x or [])
-        self.y: list[float] = list(y or [])
-        self.stride = stride
-        self._count = 0
-
-    def add(self, x: float, y: float) -> None:
-        self._count += 1
-        if self._count % self.stride:
-            return
-        self.x.append(round(float(x), 4))
-        self.y.append(float(y))
-        if len(self.x) > self.limit:
-            # kept batches are numbers stride, 2*stride, ...: keep the multiples of 2*stride
-            self.x, self.y = self.x[1::2], self.y[1::2]
-            self.stride *= 2
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"x": self.x, "y": self.y, "stride": self.stride}
 
 
 def _mode(n: int) -> str:
@@ -143,34 +92,3 @@ def accuracy_figure(live: Optional[dict]) -> dict[str, Any]:
         data.append(_line(list(range(first, first + len(val))), [100 * a for a in val], "validation", VAL_COLOR,
                           "%{y:.1f}%"))
     return {"data": data, "layout": layout}
-
-
-def layout() -> html.Div:
-    config = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-    return html.Div([
-        html.Div(dcc.Graph(id=LOSS_GRAPH, figure=loss_figure(None), config=config), className="chart"),
-        html.Div(dcc.Graph(id=ACCURACY_GRAPH, figure=accuracy_figure(None), config=config), id=ACCURACY_WRAP,
-                 className="chart"),
-    ], className="charts")
-
-
-def charts_live(version: Optional[dict], live: Optional[dict]) -> Optional[dict]:
-    """The live dict to draw: the page's own, or - when it says ``charts: FROM_RUN_CACHE``
-    (a training run's progress, which leaves its growing history out) - the run's
-    latest live state in the run cache (``components.runs.get_live``)."""
-    if live and live.get("charts") == FROM_RUN_CACHE and version and version.get("session"):
-        runs = importlib.import_module("components.runs")
-        stored = runs.get_live(version["session"])
-        if stored is not None:
-            return stored
-    return live
-
-
-def register(live_store: str, trigger: str) -> None:
-    """Redraw both charts whenever the ``trigger`` store changes (the panels' snapshot
-    version: the charts keep the panels' pace, not the job's)."""
-    @dash.callback(Output(LOSS_GRAPH, "figure"), Output(ACCURACY_GRAPH, "figure"), Input(trigger, "data"),
-                   State(live_store, "data"), prevent_initial_call=True)
-    def draw_charts(version, live):
-        live = charts_live(version, live)
-        return loss_figure(live), accuracy_figure(live)

@@ -1,0 +1,610 @@
+"""The form: a preset, the data set, the layer stack and the training settings.
+
+Every choice comes from the engine's tables (``dashboard.spec`` says which), so a
+new layer type, activation, initialiser or optimiser setting appears here with no
+edit of this module. The callbacks only move values between the page and
+``dashboard.spec``:
+
+* ``check_form`` - on every change: ``spec.check`` of the form's values; the spec
+  (or None) lands in the ``CONFIG`` store the Train button reads; each row shows its
+  output shape and parameter count, or the rule it breaks;
+* ``edit_stack`` - adds, removes, moves a row, or changes its type (a row is redrawn
+  with the new type's settings, keeping the values of settings both types have);
+* ``apply_form`` - fills the whole form from a preset, or from a loaded model file's
+  spec (the ``ADOPT`` store, written by the training panel).
+
+Stack rows use pattern-matching ids ``{"type": ..., "row": n}`` (settings add
+``"name"``); a row's ``n`` never changes, its place in the page is its place in
+the stack.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from typing import Any, Optional
+
+import dash
+from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from engine import ACTIVATIONS, INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, datasets
+from engine.initializers import INIT_SETTINGS
+
+from .. import data as data_mod
+from .. import ids, presets, spec, store
+
+# -- ids -------------------------------------------------------------------------------------------
+CONFIG = "form-config"            # dcc.Store: the spec, or None while the form is invalid
+CSV_META = "csv-meta"             # dcc.Store: facts about the uploaded CSV and its label column
+ADOPT = "form-adopt"              # dcc.Store: {"form": form values, "version"}: a loaded model's form
+PRESET = "ctl-preset"
+PRESET_NOTE = "ctl-preset-note"
+DATASET = "ctl-dataset"
+DATASET_HELP = "ctl-dataset-help"
+TEXT_FIELDS = "ctl-text-fields"
+CSV_SECTION = "ctl-csv-section"
+CSV_UPLOAD = "ctl-csv-upload"
+CSV_LABEL = "ctl-csv-label"
+CSV_FILENAME = "ctl-csv-filename"
+INPUT_ROW = "stack-input"
+STACK = "stack-rows"
+ADD_TYPE = "stack-add-type"
+ADD = "stack-add"
+OUTPUT_ROW = "stack-output"
+OUTPUT_SHAPE = "stack-output-shape"
+TOTAL = "stack-total"
+LOSS = "ctl-loss"
+OUTPUT_ACTIVATION = "ctl-output_activation"
+INIT = "ctl-init"
+OPTIMIZER = "ctl-optimizer"
+FORM_STATUS = "ctl-form-status"
+# pattern-matching types of the stack rows
+ROW, KIND, TYPE, SETTING, INNER = "stack-row", "stack-kind", "stack-type", "stack-setting", "stack-inner"
+UP, DOWN, REMOVE, SHAPE, ROW_ERROR = "stack-up", "stack-down", "stack-remove", "stack-shape", "stack-error"
+
+
+def field_id(name: str) -> str:
+    return f"ctl-{name}"
+
+
+def error_id(name: str) -> str:
+    return f"ctl-{name}-error"
+
+
+def data_param_id(dataset: str, param: str) -> str:
+    return f"ctl-data-{dataset}-{param}"
+
+
+def init_param_id(init: str, param: str) -> str:
+    return f"ctl-init-{init}-{param}"
+
+
+def optimizer_param_id(optimizer: str, param: str) -> str:
+    return f"ctl-opt-{optimizer}-{param}"
+
+
+# Every field with one value, in a fixed order: (key in form values, component id, kind).
+DATA_PARAMS = [(name, pname, p) for name, info in datasets.DATASETS.items()
+               for pname, p in info["params"].items() if p["type"] in ("int", "float")]
+INIT_PARAMS = [(init, s) for init, (_, settings) in INIT_SETTINGS.items() for s in settings]
+OPTIMIZER_PARAMS = [(name, s) for name, cls in OPTIMIZERS.items() for s in cls.settings]
+NUMBERS = list(spec.FIELDS)          # ctl-<name>
+SELECTS = {"dataset": DATASET, "loss": LOSS, "output_activation": OUTPUT_ACTIVATION, "init": INIT,
+           "optimizer": OPTIMIZER}
+# Fixed messages, by error key: the field message divs of the layout.
+MESSAGES = (["dataset", "csv", "layers", "output", *SELECTS.keys() - {"dataset"}, *NUMBERS]
+            + [f"data.{p}" for _, p, _ in DATA_PARAMS if False])
+
+
+def _options(pairs) -> list[dict]:
+    return [{"label": label, "value": value} for value, label in pairs]
+
+
+def activation_options(output: bool = False) -> list[dict]:
+    return [{"label": a.label, "value": n} for n, a in ACTIVATIONS.items() if output or n != "softmax"]
+
+
+def init_options(network: bool = False) -> list[dict]:
+    out = [{"label": "Network's", "value": spec.NETWORK_INIT}] if network else []
+    return out + [{"label": INIT_SETTINGS.get(n, (n,))[0], "value": n} for n in INITIALIZERS]
+
+
+# -- small components ------------------------------------------------------------------------------
+def _label(text: str, for_id: Any = None, help_text: str = "") -> html.Label:
+    return html.Label(text, htmlFor=for_id if isinstance(for_id, str) else None, className="field-label",
+                      title=help_text or None)
+
+
+def number_field(component_id: str, label: str, value: Any, help_text: str = "", error: Optional[str] = None,
+                 wrapper: Optional[str] = None, placeholder: Optional[str] = None) -> html.Div:
+    return html.Div([
+        _label(label, component_id, help_text),
+        dcc.Input(id=component_id, type="number", value=value, step="any", debounce=False,
+                  className="field-input", placeholder=placeholder),
+        html.Div(id=error or f"{component_id}-error", className="field-error", role="alert"),
+    ], id=wrapper or f"{component_id}-field", className="field")
+
+
+def select_field(component_id: str, label: str, options: list, value: Any, error_key: str) -> html.Div:
+    return html.Div([
+        _label(label, component_id),
+        dcc.Dropdown(id=component_id, options=options, value=value, clearable=False, searchable=False,
+                     className="field-select"),
+        html.Div(id=error_id(error_key), className="field-error", role="alert"),
+    ], className="field")
+
+
+def _section(title: str, *children: Any, extra_class: str = "") -> html.Section:
+    return html.Section([html.H3(title, className="card-title"), *children],
+                        className=f"card form-card {extra_class}".strip())
+
+
+# -- the stack rows ---------------------------------------------------------------------------------
+def layer_type_options() -> list[dict]:
+    out = []
+    for name, cls in LAYERS.items():
+        doc = (cls.__doc__ or "").strip().splitlines()
+        out.append({"label": name, "value": name, "title": doc[0] if doc else name})
+    return out
+
+
+def _setting_control(row: int, s, value: Any, inner_kind: Optional[str] = None) -> html.Div:
+    cid = {"type": SETTING, "row": row, "name": s.name}
+    if s.kind == "layer":
+        control = dcc.Dropdown(id={"type": INNER, "row": row}, options=_options((c, c) for c in s.choices),
+                               value=value if value in s.choices else s.default, clearable=False,
+                               searchable=False, className="stack-select")
+    elif s.kind in ("int", "float"):
+        placeholder = "from the data" if s.name == "input_dim" else ("pool size" if s.optional else None)
+        control = dcc.Input(id=cid, type="number", value=value, step="any", className="field-input",
+                            placeholder=placeholder, debounce=False)
+    elif s.kind == "pair":
+        control = dcc.Input(id=cid, type="text", value=spec.pair_text(value), className="field-input",
+                            placeholder="as the pool" if s.optional else "3 or 3x2", debounce=False)
+    elif s.kind == "bool":
+        control = dcc.Checklist(id=cid, options=[{"label": " " + s.label, "value": "on"}],
+                                value=["on"] if value else [], className="checkbox stack-check")
+        return html.Div(control, className="stack-setting stack-setting-bool", title=s.help)
+    else:
+        options = {"activation": activation_options(), "init": init_options(network=True),
+                   "choice": _options((c, c) for c in s.choices)}[s.kind]
+        control = dcc.Dropdown(id=cid, options=options, value=value, clearable=False, searchable=False,
+                               className="stack-select")
+    return html.Div([html.Span(s.label, className="stack-setting-label", title=s.help), control],
+                    className="stack-setting")
+
+
+def row_component(row: int, kind: str, settings: Optional[dict] = None) -> html.Div:
+    """One stack row: its type, its settings, move and remove buttons, what it gives."""
+    settings = dict(settings or {})
+    inner = settings.get("layer")
+    controls = []
+    for s in spec.settings_of(kind, inner):
+        value = settings.get(s.name, spec.NETWORK_INIT if s.kind == "init" else s.default)
+        if s.name == "input_dim" and "input_dim" not in settings:
+            value = None
+        controls.append(_setting_control(row, s, value))
+    inner_kind = next((settings.get(s.name, s.default) for s in LAYERS[kind].settings if s.kind == "layer"), None)
+    return html.Div([
+        dcc.Store(id={"type": KIND, "row": row}, data={"type": kind, "inner": inner_kind}),
+        html.Div([
+            html.Span(className="stack-number"),
+            dcc.Dropdown(id={"type": TYPE, "row": row}, options=layer_type_options(), value=kind, clearable=False,
+                         searchable=False, className="stack-type"),
+            html.Span(id={"type": SHAPE, "row": row}, className="stack-shape"),
+            html.Button("↑", id={"type": UP, "row": row}, className="btn-icon", title="Move up", n_clicks=0),
+            html.Button("↓", id={"type": DOWN, "row": row}, className="btn-icon", title="Move down", n_clicks=0),
+            html.Button("×", id={"type": REMOVE, "row": row}, className="btn-icon", title="Remove this layer",
+                        n_clicks=0),
+        ], className="stack-head"),
+        html.Div(controls, className="stack-settings") if controls else None,
+        html.Div(id={"type": ROW_ERROR, "row": row}, className="field-error stack-error", role="alert"),
+    ], id={"type": ROW, "row": row}, className="stack-row")
+
+
+def stack_children(rows: list[dict], first_id: int = 0) -> list[html.Div]:
+    return [row_component(first_id + i, r["type"], r.get("settings")) for i, r in enumerate(rows)]
+
+
+# -- layout ----------------------------------------------------------------------------------------------
+def _data_param_fields(values: dict) -> list:
+    blocks = []
+    current = values["dataset"]
+    for name, info in datasets.DATASETS.items():
+        fields = []
+        for pname, p in info["params"].items():
+            if p["type"] not in ("int", "float"):
+                continue
+            value = (values.get("data") or {}).get(pname, p["default"]) if name == current else p["default"]
+            fields.append(number_field(data_param_id(name, pname), p.get("label", pname), value, p.get("help", ""),
+                                       error=f"{data_param_id(name, pname)}-error"))
+        if fields:
+            blocks.append(html.Div(fields, id=f"ctl-data-{name}", className="field-grid",
+                                   style=VISIBLE if name == current else HIDDEN))
+    return blocks
+
+
+def _param_block(block_id: str, fields: list, shown: bool) -> html.Div:
+    return html.Div(fields, id=block_id, className="field-grid", style=VISIBLE if shown else HIDDEN)
+
+
+def _number(name: str, values: dict) -> html.Div:
+    label, _, default, help_text, *_ = spec.FIELDS[name]
+    return number_field(field_id(name), label, values.get(name, default), help_text, error=error_id(name),
+                        placeholder="random" if name == "init_seed" else None)
+
+
+def layout() -> html.Div:
+    """The form (left column) and the stores it fills."""
+    values = presets.preset_form(presets.DEFAULT)
+    checked = spec.check(values)
+    preset = _section(
+        "Start from",
+        html.Div([
+            dcc.Dropdown(id=PRESET, options=presets.options(), value=None, placeholder="Preset…", clearable=False,
+                         searchable=False, className="field-select"),
+            html.Div(id=PRESET_NOTE, className="field-help"),
+        ], className="field"),
+    )
+    data = _section(
+        "Data",
+        html.Div([
+            _label("Data set", DATASET),
+            dcc.Dropdown(id=DATASET, options=data_mod.data_options(), value=values["dataset"], clearable=False,
+                         className="field-select"),
+            html.Div(id=DATASET_HELP, className="field-help"),
+            html.Div(id=error_id("dataset"), className="field-error", role="alert"),
+        ], className="field"),
+        html.Div([
+            dcc.Upload(id=CSV_UPLOAD, children=html.Div(["Drop a CSV here or ", html.A("choose a file")]),
+                       className="upload", accept=".csv,text/csv", max_size=20_000_000),
+            html.Div(id=CSV_FILENAME, className="field-help"),
+            _label("Label column", CSV_LABEL),
+            dcc.Dropdown(id=CSV_LABEL, options=[], value=None, clearable=False, className="field-select",
+                         placeholder="Upload a file first"),
+            html.Div(id=error_id("csv"), className="field-error", role="alert"),
+        ], id=CSV_SECTION, className="csv-section", style=HIDDEN),
+        *_data_param_fields(values),
+        html.Div([_number("max_tokens", values), _number("sequence_length", values)], id=TEXT_FIELDS,
+                 className="field-grid", style=HIDDEN),
+        html.Div([_number("val_percent", values)], className="field-grid"),
+    )
+    network = _section(
+        "Network",
+        html.Div(id=INPUT_ROW, className="stack-io"),
+        html.Div(stack_children(values["layers"]), id=STACK, className="stack"),
+        html.Div(id=error_id("layers"), className="field-error", role="alert"),
+        html.Div([
+            dcc.Dropdown(id=ADD_TYPE, options=layer_type_options(), value="Dense", clearable=False, searchable=False,
+                         className="stack-type"),
+            html.Button("+ Add layer", id=ADD, className="btn btn-ghost", n_clicks=0),
+        ], className="stack-add"),
+        html.Div([
+            html.Div([html.Span("Output", className="stack-output-name"),
+                      html.Span(id=OUTPUT_SHAPE, className="stack-shape")], className="stack-head"),
+            html.Div([
+                html.Div([html.Span("Activation", className="stack-setting-label"),
+                          dcc.Dropdown(id=OUTPUT_ACTIVATION, options=activation_options(output=True),
+                                       value=values["output_activation"], clearable=False, searchable=False,
+                                       className="stack-select")], className="stack-setting"),
+            ], className="stack-settings"),
+            html.Div(id=error_id("output_activation"), className="field-error", role="alert"),
+            html.Div(id=error_id("output"), className="field-error", role="alert"),
+        ], id=OUTPUT_ROW, className="stack-row stack-row-output"),
+        html.Div(id=TOTAL, className="stack-total"),
+        select_field(LOSS, "Loss", _options((n, l.label) for n, l in LOSSES.items()), values["loss"], "loss"),
+        select_field(INIT, "Weight initialisation", init_options(), values["init"], "init"),
+        *[_param_block(f"ctl-init-{init}", [number_field(init_param_id(init, s.name), s.label,
+                                                         (values["init_params"] if init == values["init"] else {})
+                                                         .get(s.name, s.default), s.help)
+                                            for s in settings], init == values["init"])
+          for init, (_, settings) in INIT_SETTINGS.items() if settings],
+        html.Div([_number("init_seed", values)], className="field-grid"),
+    )
+    training = _section(
+        "Training",
+        select_field(OPTIMIZER, "Optimiser", _options((n, c.label or n) for n, c in OPTIMIZERS.items()),
+                     values["optimizer"], "optimizer"),
+        *[_param_block(f"ctl-opt-{name}", [number_field(optimizer_param_id(name, s.name), s.label,
+                                                        (values["optimizer_params"] if name == values["optimizer"]
+                                                         else {}).get(s.name, s.default), s.help)
+                                           for s in cls.settings], name == values["optimizer"])
+          for name, cls in OPTIMIZERS.items() if cls.settings],
+        html.Div([_number(n, values) for n in ("learning_rate", "batch_size", "epochs", "l1", "l2")],
+                 className="field-grid"),
+    )
+    return html.Div([
+        dcc.Store(id=CONFIG, data=checked.spec), dcc.Store(id=CSV_META), dcc.Store(id=ADOPT),
+        preset, data, network, training,
+        html.Div(id=FORM_STATUS, className="form-status", role="status"),
+    ], className="form")
+
+
+# -- reading the form -------------------------------------------------------------------------------------
+VISIBLE, HIDDEN = {}, {"display": "none"}
+
+
+def _by_id(items: list[dict]) -> list[tuple[dict, Any]]:
+    return [(item["id"], item.get("value")) for item in items]
+
+
+def rows_from(type_items: list[dict], setting_items: list[dict], inner_items: list[dict]) -> list[dict]:
+    """Stack rows (in page order) from the pattern-matching inputs' ``{"id", "value"}`` lists."""
+    settings: dict[int, dict] = {}
+    for cid, value in _by_id(setting_items):
+        s = next((x for x in spec.settings_of(_type_of(type_items, cid["row"]) or "Dense", None)
+                  if x.name == cid["name"]), None)
+        if s is not None and s.kind == "bool":
+            value = bool(value)
+        settings.setdefault(cid["row"], {})[cid["name"]] = value
+    for cid, value in _by_id(inner_items):
+        settings.setdefault(cid["row"], {})["layer"] = value
+    return [{"type": value, "settings": settings.get(cid["row"], {}), "row": cid["row"]}
+            for cid, value in _by_id(type_items)]
+
+
+def _type_of(type_items: list[dict], row: int) -> Optional[str]:
+    return next((value for cid, value in _by_id(type_items) if cid["row"] == row), None)
+
+
+# -- callbacks ---------------------------------------------------------------------------------------------------
+@dash.callback(
+    Output(DATASET_HELP, "children"), Output(CSV_SECTION, "style"), Output(TEXT_FIELDS, "style"),
+    [Output(f"ctl-data-{name}", "style") for name in dict.fromkeys(n for n, _, _ in DATA_PARAMS)],
+    [Output(f"ctl-init-{init}", "style") for init, (_, s) in INIT_SETTINGS.items() if s],
+    [Output(f"ctl-opt-{name}", "style") for name, cls in OPTIMIZERS.items() if cls.settings],
+    Input(DATASET, "value"), Input(INIT, "value"), Input(OPTIMIZER, "value"),
+)
+def show_relevant_fields(dataset, init, optimizer):
+    """Show only the parameters of the chosen data set, initialisation and optimiser."""
+    info = datasets.DATASETS.get(dataset)
+    if dataset == data_mod.CSV_OPTION:
+        help_text = "Numbers in columns, a header row; one column is the label."
+    elif info is None:
+        help_text = ""
+    else:
+        help_text = info["description"]
+        download = datasets.download_info(dataset)
+        if download and not download["available"]:
+            help_text += (f" Not on disk yet: it is downloaded ({download['size']}) from {download['url']} on "
+                          f"first use, or put it at {download['path']}.")
+        if info.get("kind") == data_mod.TEXT:
+            help_text += " Its own validation split is used."
+    data_styles = [VISIBLE if name == dataset else HIDDEN for name in dict.fromkeys(n for n, _, _ in DATA_PARAMS)]
+    init_styles = [VISIBLE if name == init else HIDDEN for name, (_, s) in INIT_SETTINGS.items() if s]
+    opt_styles = [VISIBLE if name == optimizer else HIDDEN for name, cls in OPTIMIZERS.items() if cls.settings]
+    text = VISIBLE if info and info.get("kind") == data_mod.TEXT else HIDDEN
+    return [help_text, VISIBLE if dataset == data_mod.CSV_OPTION else HIDDEN, text, *data_styles, *init_styles,
+            *opt_styles]
+
+
+def _csv_header(data: bytes) -> list[str]:
+    text = data.decode("utf-8-sig", errors="replace")
+    first = next(csv.reader(io.StringIO(text)), [])
+    return [c.strip() for c in first if c.strip()]
+
+
+def csv_facts(data: bytes, filename: str, label: str) -> dict[str, Any]:
+    """What the form needs to know about a CSV with this label column (or an error)."""
+    meta: dict[str, Any] = {"filename": filename, "label": label}
+    try:
+        ds = datasets.load_csv(data, label)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return {**meta, "error": f"This CSV cannot be used: {exc}"}
+    return {**meta, "error": None, "task": ds.task, "n_features": ds.n_features, "n_classes": ds.n_classes,
+            "n_targets": 1 if ds.task == "classification" else int(ds.y.shape[1]),
+            "class_names": list(ds.class_names), "feature_names": list(ds.feature_names)}
+
+
+@dash.callback(
+    Output(CSV_LABEL, "options"), Output(CSV_LABEL, "value"), Output(CSV_META, "data"),
+    Output(CSV_FILENAME, "children"),
+    Input(CSV_UPLOAD, "contents"), Input(CSV_LABEL, "value"),
+    State(CSV_UPLOAD, "filename"), State(ids.SESSION, "data"),
+    prevent_initial_call=True,
+)
+def read_csv(contents, label, filename, session_id):
+    """Keep an uploaded CSV in the run cache, offer its columns, describe the chosen label."""
+    if not store.valid_session(session_id):
+        return no_update, no_update, {"filename": filename, "error": "The page is still starting; try again."}, ""
+    if ctx.triggered_id == CSV_UPLOAD:
+        try:
+            data = base64.b64decode(contents.split(",", 1)[1])
+        except (AttributeError, IndexError, ValueError):
+            return [], None, {"filename": filename, "error": "The file could not be read."}, filename
+        header = _csv_header(data)
+        if len(header) < 2:
+            return [], None, {"filename": filename, "error": "The CSV needs a header row with at least two "
+                                                             "columns (features and a label)."}, filename
+        store.put_csv(session_id, data, filename or "data.csv")
+        label = header[-1]
+        options = [{"label": h, "value": h} for h in header]
+    else:
+        options = no_update
+    stored = store.get_csv(session_id)
+    if stored is None:
+        return options, label, {"error": "Upload the CSV again (it is no longer on the server)."}, no_update
+    meta = csv_facts(stored["bytes"], stored["filename"], label)
+    return options, label, meta, f"{stored['filename']} ({len(stored['bytes']):,} bytes)"
+
+
+@dash.callback(
+    Output(STACK, "children"),
+    Input(ADD, "n_clicks"), Input({"type": REMOVE, "row": ALL}, "n_clicks"),
+    Input({"type": UP, "row": ALL}, "n_clicks"), Input({"type": DOWN, "row": ALL}, "n_clicks"),
+    Input({"type": TYPE, "row": ALL}, "value"), Input({"type": INNER, "row": ALL}, "value"),
+    State(ADD_TYPE, "value"), State({"type": KIND, "row": ALL}, "data"),
+    State({"type": SETTING, "row": ALL, "name": ALL}, "value"),
+    prevent_initial_call=True,
+)
+def edit_stack(_add, _removes, _ups, _downs, _types, _inners, add_type, _kinds, _settings):
+    """Add, remove, move a row, or redraw it for its new type (see the module docstring)."""
+    trigger = ctx.triggered_id
+    kinds = [(item["id"]["row"], item["value"]) for item in ctx.states_list[1]]
+    order = [row for row, _ in kinds]
+    settings: dict[int, dict] = {}
+    for item in ctx.states_list[2]:
+        settings.setdefault(item["id"]["row"], {})[item["id"]["name"]] = item.get("value")
+    inner_values = {item["id"]["row"]: item.get("value") for item in ctx.inputs_list[5]}
+    for row, value in inner_values.items():
+        settings.setdefault(row, {})["layer"] = value
+    patch = Patch()
+    if trigger == ADD:
+        if len(order) >= spec.MAX_LAYERS or add_type not in LAYERS:
+            raise PreventUpdate
+        patch.append(row_component(max(order, default=-1) + 1, add_type))
+        return patch
+    if not isinstance(trigger, dict) or trigger.get("row") not in order:
+        raise PreventUpdate
+    row, pos = trigger["row"], order.index(trigger["row"])
+    kind = dict(kinds)[row]
+    if trigger["type"] in (REMOVE, UP, DOWN) and not ctx.triggered[0]["value"]:
+        raise PreventUpdate
+    if trigger["type"] == REMOVE:
+        del patch[pos]
+        return patch
+    if trigger["type"] in (UP, DOWN):
+        other = pos - 1 if trigger["type"] == UP else pos + 1
+        if not 0 <= other < len(order):
+            raise PreventUpdate
+        a, b = order[pos], order[other]
+        kind_of = dict(kinds)
+        patch[other] = row_component(a, kind_of[a]["type"], _row_values(settings.get(a, {}), kind_of[a]))
+        patch[pos] = row_component(b, kind_of[b]["type"], _row_values(settings.get(b, {}), kind_of[b]))
+        return patch
+    new_type = ctx.triggered[0]["value"]
+    if trigger["type"] == TYPE:
+        if new_type == kind["type"] or new_type not in LAYERS:
+            raise PreventUpdate
+        kept = {k: v for k, v in settings.get(row, {}).items()
+                if any(s.name == k for s in spec.settings_of(new_type, None)) and k != "layer"}
+        patch[pos] = row_component(row, new_type, kept)
+        return patch
+    if trigger["type"] == INNER:
+        if new_type == kind.get("inner"):
+            raise PreventUpdate
+        patch[pos] = row_component(row, kind["type"], {**settings.get(row, {}), "layer": new_type})
+        return patch
+    raise PreventUpdate
+
+
+def _row_values(values: dict, kind: dict) -> dict:
+    """A row's settings as its controls hold them (checklists hold lists)."""
+    out = {k: (bool(v) if isinstance(v, list) else v) for k, v in values.items()}
+    if kind.get("inner"):
+        out.setdefault("layer", kind["inner"])
+    if kind["type"] == "Embedding" and out.get("input_dim") in (None, ""):
+        out.pop("input_dim", None)
+    return out
+
+
+# Fields apply_form sets, in its outputs' order.
+_VALUE_FIELDS = ([DATASET, LOSS, OUTPUT_ACTIVATION, INIT, OPTIMIZER]
+                 + [field_id(n) for n in NUMBERS]
+                 + [data_param_id(name, p) for name, p, _ in DATA_PARAMS]
+                 + [init_param_id(init, s.name) for init, s in INIT_PARAMS]
+                 + [optimizer_param_id(name, s.name) for name, s in OPTIMIZER_PARAMS])
+
+
+def form_values(form: dict) -> list:
+    """The values of :data:`_VALUE_FIELDS` that show ``form`` (no_update where it is silent)."""
+    def get(d: Optional[dict], key: str):
+        return (d or {}).get(key, no_update)
+    out = [form.get(k, no_update) for k in SELECTS]
+    out += [form.get(n, no_update) for n in NUMBERS]
+    out += [get(form.get("data"), p) if name == form.get("dataset") else no_update for name, p, _ in DATA_PARAMS]
+    out += [get(form.get("init_params"), s.name) if init == form.get("init") else no_update
+            for init, s in INIT_PARAMS]
+    out += [get(form.get("optimizer_params"), s.name) if name == form.get("optimizer") else no_update
+            for name, s in OPTIMIZER_PARAMS]
+    return out
+
+
+@dash.callback(
+    Output(STACK, "children", allow_duplicate=True),
+    [Output(cid, "value") for cid in _VALUE_FIELDS],
+    Output(PRESET, "value"), Output(PRESET_NOTE, "children"),
+    Input(PRESET, "value"), Input(ADOPT, "data"),
+    State({"type": KIND, "row": ALL}, "id"),
+    prevent_initial_call=True,
+)
+def apply_form(preset, adopt, rows):
+    """Fill the whole form from a preset or from a loaded model's spec."""
+    if ctx.triggered_id == PRESET:
+        if preset not in presets.PRESETS:
+            raise PreventUpdate
+        form = presets.preset_form(preset)
+        note = f"Filled in “{presets.PRESETS[preset][0]}”: change anything you like."
+    elif adopt and adopt.get("form"):
+        form, note = adopt["form"], no_update
+    else:
+        raise PreventUpdate
+    first = max((r["row"] for r in rows), default=-1) + 1     # fresh ids: no stale value is reused
+    return [stack_children(form.get("layers") or [], first), *form_values(form), None, note]
+
+
+_MESSAGE_KEYS = ["dataset", "csv", "layers", "output", "loss", "output_activation", "init", "optimizer", *NUMBERS]
+
+
+@dash.callback(
+    Output(CONFIG, "data"),
+    [Output(error_id(k), "children") for k in _MESSAGE_KEYS],
+    [Output(f"{data_param_id(name, p)}-error", "children") for name, p, _ in DATA_PARAMS],
+    [Output(f"{init_param_id(init, s.name)}-error", "children") for init, s in INIT_PARAMS],
+    [Output(f"{optimizer_param_id(name, s.name)}-error", "children") for name, s in OPTIMIZER_PARAMS],
+    Output({"type": SHAPE, "row": ALL}, "children"), Output({"type": ROW_ERROR, "row": ALL}, "children"),
+    Output(INPUT_ROW, "children"), Output(OUTPUT_SHAPE, "children"), Output(TOTAL, "children"),
+    Output(FORM_STATUS, "children"),
+    Input(DATASET, "value"), Input(CSV_META, "data"),
+    Input({"type": TYPE, "row": ALL}, "value"), Input({"type": SETTING, "row": ALL, "name": ALL}, "value"),
+    Input({"type": INNER, "row": ALL}, "value"),
+    Input(OUTPUT_ACTIVATION, "value"), Input(LOSS, "value"), Input(INIT, "value"), Input(OPTIMIZER, "value"),
+    [Input(field_id(n), "value") for n in NUMBERS],
+    [Input(data_param_id(name, p), "value") for name, p, _ in DATA_PARAMS],
+    [Input(init_param_id(init, s.name), "value") for init, s in INIT_PARAMS],
+    [Input(optimizer_param_id(name, s.name), "value") for name, s in OPTIMIZER_PARAMS],
+)
+def check_form(dataset, csv_meta, _types, _settings, _inners, out_act, loss, init, optimizer, *values):
+    """Check the form on every change: the spec, the messages, each row's shape."""
+    numbers = dict(zip(NUMBERS, values[:len(NUMBERS)]))
+    rest = values[len(NUMBERS):]
+    data_values, rest = rest[:len(DATA_PARAMS)], rest[len(DATA_PARAMS):]
+    init_values, opt_values = rest[:len(INIT_PARAMS)], rest[len(INIT_PARAMS):]
+    rows = rows_from(ctx.inputs_list[2], ctx.inputs_list[3], ctx.inputs_list[4])
+    form = {"dataset": dataset, "output_activation": out_act, "loss": loss, "init": init, "optimizer": optimizer,
+            "layers": rows, **numbers,
+            "data": {p: v for (name, p, _), v in zip(DATA_PARAMS, data_values) if name == dataset},
+            "init_params": {s.name: v for (i, s), v in zip(INIT_PARAMS, init_values) if i == init},
+            "optimizer_params": {s.name: v for (o, s), v in zip(OPTIMIZER_PARAMS, opt_values) if o == optimizer}}
+    try:
+        checked = spec.check(form, csv_meta)
+    except Exception as exc:  # a rule should never crash the page; say what went wrong instead
+        checked = spec.Checked(None, {"dataset": f"This combination could not be checked: {exc}"})
+    errors = checked.errors
+    messages = [errors.get(k, "") for k in _MESSAGE_KEYS]
+    data_messages = [errors.get(f"data.{p}", "") if name == dataset else "" for name, p, _ in DATA_PARAMS]
+    init_messages = [errors.get(f"init.{s.name}", "") if i == init else "" for i, s in INIT_PARAMS]
+    opt_messages = [errors.get(f"optimizer.{s.name}", "") if o == optimizer else "" for o, s in OPTIMIZER_PARAMS]
+    shapes, row_messages = [], []
+    for i in range(len(rows)):
+        info = checked.rows[i] if i < len(checked.rows) else {}
+        shapes.append(_shape_line(info))
+        row_messages.append(errors.get(f"layers.{i}", ""))
+    input_line = [html.Span("Input", className="stack-output-name"),
+                  html.Span(spec.shape_text(checked.input_shape) if checked.input_shape else "?",
+                            className="stack-shape", title="One sample, as the first layer gets it")]
+    output_line = _shape_line(checked.output)
+    if checked.output.get("units") is not None:
+        output_line = f"Dense {checked.output['units']} · {output_line}"
+    total = f"{checked.total_params:,} parameters in all" if checked.total_params is not None else ""
+    n = len(errors)
+    status = "" if checked.spec else f"{n} field{'s' if n != 1 else ''} to fix before training"
+    return [checked.spec, *messages, *data_messages, *init_messages, *opt_messages, shapes, row_messages,
+            input_line, output_line, total, status]
+
+
+def _shape_line(info: dict) -> str:
+    if not info or info.get("shape") is None:
+        return "→ ?"
+    return f"→ {spec.shape_text(info['shape'])} · {info['params']:,} params"

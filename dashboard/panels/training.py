@@ -1,0 +1,379 @@
+"""Train, Stop, Reset, the progress bars and status, and the model files: Save, Load
+a saved model, Load Keras weights.
+
+Train runs ``dashboard.jobs.run`` in a Dash background callback (a subprocess with
+the embedded DiskcacheManager, a Celery task with REDIS_URL); its progress outputs
+carry the run's live state and snapshot versions to the page.
+
+Loading a file (the engine's ``.npz``, or Keras weights for the stack in the form)
+stores it as the tab's model, so Train continues it; the form adopts a loaded file's
+spec (``ADOPT``), and when its data set is known the page shows its validation
+metrics (accuracy and macro F1 for classifiers) and the samples the panels draw.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import os
+import tempfile
+import time
+import traceback
+from typing import Any, Optional
+
+import dash
+from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from engine import KerasWeightsError, ModelFileError, Sequential, datasets, load_keras_weights
+
+from .. import data as data_mod
+from .. import ids, jobs, spec as spec_mod, store
+from . import charts, form
+
+log = logging.getLogger(__name__)
+
+# -- ids ------------------------------------------------------------------------------
+LIVE = "train-live"              # dcc.Store: the run's live state (dashboard.jobs.live)
+RESULT = "train-result"          # dcc.Store: when the last run ended. Everything the page shows goes through
+                                 # the progress outputs: the renderer holds back callbacks downstream of a
+                                 # running callback's own outputs, so LIVE and LATEST must not be one.
+LATEST = "snapshot-latest"       # dcc.Store: the run's newest snapshot version; assets/refresh.js forwards it to
+                                 # ids.SNAPSHOT_VERSION (the panels' trigger) at a pace the browser keeps up with
+TRAIN = "train-button"
+STOP = "stop-button"
+RESET = "reset-button"
+RUN_FIELDSET = "train-fieldset"  # disabled while a run is on: Train, Reset, Save, Load
+WATCH = "train-watch"            # dcc.Interval: looks for a run whose progress stopped arriving
+RESYNC = "train-resync"          # dcc.Store: set when the page should re-read the run's state
+STATUS = "train-status"
+STOP_NOTE = "train-stop-note"
+METRICS = "train-metrics"
+EPOCH_BAR = "train-epoch-bar"
+EPOCH_TEXT = "train-epoch-text"
+BATCH_BAR = "train-batch-bar"
+BATCH_TEXT = "train-batch-text"
+SAVE = "model-save"
+DOWNLOAD = "model-download"
+LOAD = "model-load"
+KERAS = "keras-load"
+MODEL_MESSAGE = "model-message"
+
+POLL_MS = 300        # how often the page asks for progress
+STALE_MS = 3000      # a running run with no news for this long is re-read from the run cache
+KERAS_SUFFIXES = (".weights.h5", ".keras")
+
+
+# -- layout -------------------------------------------------------------------------------------
+def _bar(bar_id: str, text_id: str, label: str) -> html.Div:
+    return html.Div([
+        html.Div([html.Span(label, className="bar-label"), html.Span(id=text_id, className="bar-text")],
+                 className="bar-head"),
+        html.Div(html.Div(id=bar_id, className="bar-fill", style={"width": "0%"}), className="bar-track"),
+    ], className="bar")
+
+
+def layout() -> html.Div:
+    """Buttons, progress, status, the charts, and the model file controls."""
+    return html.Div([
+        dcc.Store(id=LIVE), dcc.Store(id=RESULT), dcc.Store(id=RESYNC), dcc.Store(id=LATEST),
+        dcc.Interval(id=WATCH, interval=STALE_MS // 2),
+        dcc.Download(id=DOWNLOAD),
+        html.Div([
+            html.Fieldset([
+                html.Button("Train", id=TRAIN, className="btn btn-primary", n_clicks=0,
+                            disabled=False),
+                html.Button("Reset", id=RESET, className="btn btn-ghost", n_clicks=0,
+                            title="Forget the trained model; the next Train starts afresh"),
+                html.Span(className="toolbar-gap"),
+                html.Button("Save model", id=SAVE, className="btn btn-ghost", n_clicks=0),
+                dcc.Upload(id=LOAD, children=html.Span("Load model"), className="btn btn-ghost upload-button",
+                           accept=".npz", max_size=200_000_000),
+                dcc.Upload(id=KERAS, children=html.Span("Load Keras weights"),
+                           className="btn btn-ghost upload-button", accept=".h5,.keras", max_size=200_000_000),
+            ], id=RUN_FIELDSET, className="toolbar-fieldset"),
+            html.Button("Stop", id=STOP, className="btn btn-danger", n_clicks=0, disabled=True),
+        ], className="toolbar"),
+        html.Div([_bar(EPOCH_BAR, EPOCH_TEXT, "Epoch"), _bar(BATCH_BAR, BATCH_TEXT, "Batch")], className="bars"),
+        html.Div([html.Div(id=STATUS, className="status", role="status"),
+                  html.Div(id=STOP_NOTE, className="status-note")], className="status-row"),
+        html.Div(id=METRICS, className="metrics", role="status"),
+        html.Div(id=MODEL_MESSAGE, className="model-message", role="status"),
+        charts.layout(),
+    ], className="card training-card")
+
+
+# -- callbacks ------------------------------------------------------------------------------------
+def _same_snapshot(session_id: str) -> dict:
+    """A SNAPSHOT_VERSION value that makes the panels re-read whatever snapshot is there.
+    (Progress outputs cannot carry no_update.)"""
+    return {"session": session_id, "version": store.new_version()}
+
+
+# Train needs a valid spec.
+dash.clientside_callback("function(config) { return !config; }", Output(TRAIN, "disabled"),
+                         Input(form.CONFIG, "data"))
+
+
+@dash.callback(
+    Output(RESULT, "data"),
+    Input(TRAIN, "n_clicks"), State(ids.SESSION, "data"), State(form.CONFIG, "data"),
+    background=True,
+    progress=[Output(LIVE, "data"), Output(LATEST, "data")],
+    running=[(Output(RUN_FIELDSET, "disabled"), True, False), (Output(STOP, "disabled"), False, True),
+             (Output(TRAIN, "children"), "Training…", "Train")],
+    interval=POLL_MS,
+    prevent_initial_call=True,
+)
+def train(set_progress, n_clicks, session_id, spec):
+    """The Train button: run the engine in the background, reporting as it goes."""
+    if not n_clicks:
+        raise PreventUpdate
+    if not store.valid_session(session_id):
+        set_progress([jobs.live("error", "The page has no session yet; reload it."), None])
+    elif not spec:
+        set_progress([jobs.live("error", "Fix the fields marked in red first."), _same_snapshot(session_id)])
+    else:
+        try:
+            set_progress(list(jobs.run(set_progress, session_id, spec)))
+        except (ValueError, ModelFileError, datasets.DatasetUnavailableError) as exc:
+            set_progress([jobs.live("error", str(exc)), _same_snapshot(session_id)])
+        except Exception as exc:  # the page shows a message, the log keeps the traceback
+            log.error("training failed:\n%s", traceback.format_exc())
+            set_progress([jobs.live("error", f"Training failed: {type(exc).__name__}: {exc}"),
+                          _same_snapshot(session_id)])
+    return time.time()
+
+
+@dash.callback(Output(STOP_NOTE, "children"), Input(STOP, "n_clicks"), State(ids.SESSION, "data"),
+               prevent_initial_call=True)
+def stop(n_clicks, session_id):
+    """Raise the Stop flag; the job sees it within STOP_CHECK_S and halts after that batch."""
+    if not n_clicks or not store.valid_session(session_id):
+        raise PreventUpdate
+    store.request_stop(session_id)
+    return "Stopping…"
+
+
+@dash.callback(Output(LIVE, "data", allow_duplicate=True), Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
+               Input(RESET, "n_clicks"), State(ids.SESSION, "data"), prevent_initial_call=True)
+def reset(n_clicks, session_id):
+    """Forget this tab's model: the next Train builds a new one."""
+    if not n_clicks or not store.valid_session(session_id):
+        raise PreventUpdate
+    store.clear(session_id)
+    return (jobs.live("idle", "Reset. The next Train starts a new model."),
+            {"session": session_id, "version": store.new_version()})
+
+
+# The run's snapshot versions reach the panels (and the charts) through this gate:
+# at most every max(0.5 s, 3x the browser's last redraw time), never while the user
+# is in the middle of doing something (see assets/refresh.js); the run's last one
+# (done, stopped, failed) at once.
+dash.clientside_callback(
+    """function(latest, current, live) {
+        return window.backpropRefresh.gate(latest, current, !live || live.state !== 'running');
+    }""",
+    Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
+    Input(LATEST, "data"), State(ids.SNAPSHOT_VERSION, "data"), State(LIVE, "data"),
+    prevent_initial_call=True,
+)
+
+
+# Progress bars and the status line, drawn in the browser from the live state
+# (no server round trip while the server is busy with the other panels). Values
+# that did not change are not sent again: every output set costs the renderer a
+# pass over the whole page's components.
+dash.clientside_callback(
+    """function(live) {
+        const NU = window.dash_clientside.no_update;
+        window.backpropLiveSeen = Date.now();
+        if (!live) { return [NU, NU, NU, NU, NU, NU, NU]; }
+        const last = window.backpropLiveShown = window.backpropLiveShown || {};
+        const changed = (k, v) => {
+            const key = JSON.stringify(v);
+            if (last[k] === key) { return NU; }
+            last[k] = key;
+            return v;
+        };
+        const state = live.state || 'idle';
+        const epoch = live.epoch || 0, epochs = live.epochs || 0;
+        const batch = live.batch || 0, batches = live.batches || 0;
+        const running = state === 'running';
+        const pct = (part, whole) => whole ? (100 * Math.min(Math.max(part / whole, 0), 1)).toFixed(1) + '%' : '0%';
+        let message = live.message || '';
+        if (running && epochs) {
+            const speed = Math.round(live.samples_per_s || 0).toLocaleString('en-US');
+            message += ' · epoch ' + epoch + ' of ' + epochs + ' · ' + speed + ' samples/s';
+        }
+        const inEpoch = running && batches && batch !== batches;
+        const overall = (inEpoch ? Math.max(epoch - 1, 0) + batch / batches : epoch);
+        const m = live.metrics;
+        const metrics = (m && m.n) ? ('Validation (' + m.n.toLocaleString('en-US') + ' samples): accuracy ' +
+            (100 * m.accuracy).toFixed(2) + '%, macro F1 ' + m.macro_f1.toFixed(4)) : (running ? NU : '');
+        return [changed('status', message), changed('class', 'status status-' + state),
+                changed('epochBar', {width: pct(overall, epochs)}), changed('epochText', epochs ? epoch + ' / ' + epochs : ''),
+                changed('batchBar', {width: pct(batch, batches)}), changed('batchText', batches ? batch + ' / ' + batches : ''),
+                running ? NU : '', metrics === NU ? NU : changed('metrics', metrics)];
+    }""",
+    Output(STATUS, "children"), Output(STATUS, "className"),
+    Output(EPOCH_BAR, "style"), Output(EPOCH_TEXT, "children"),
+    Output(BATCH_BAR, "style"), Output(BATCH_TEXT, "children"),
+    Output(STOP_NOTE, "children", allow_duplicate=True), Output(METRICS, "children"),
+    Input(LIVE, "data"), prevent_initial_call=True,
+)
+
+
+# If a run's progress stops arriving (a lost poll ends the renderer's polling for
+# good), read the run's state from the run cache instead, until it ends.
+dash.clientside_callback(
+    """function(n, live) {
+        const NU = window.dash_clientside.no_update;
+        const seen = window.backpropLiveSeen || Date.now();
+        return (live && live.state === 'running' && Date.now() - seen > %d) ? Date.now() : NU;
+    }""" % STALE_MS,
+    Output(RESYNC, "data"), Input(WATCH, "n_intervals"), State(LIVE, "data"), prevent_initial_call=True,
+)
+
+
+@dash.callback(
+    Output(LIVE, "data", allow_duplicate=True), Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
+    Output(RUN_FIELDSET, "disabled"), Output(STOP, "disabled"), Output(TRAIN, "children"),
+    Input(RESYNC, "data"), State(ids.SESSION, "data"), prevent_initial_call=True,
+)
+def resync(_, session_id):
+    """The run's latest state from the run cache (and the buttons to match it)."""
+    live = store.get_live(session_id)
+    if not live:
+        raise PreventUpdate
+    live = {**live, "resynced": time.time()}
+    running = live.get("state") == "running"
+    return (live, _same_snapshot(session_id), running, not running, "Training…" if running else "Train")
+
+
+# -- model files ---------------------------------------------------------------------------------------
+def _decode(contents: str) -> bytes:
+    return base64.b64decode(contents.split(",", 1)[1])
+
+
+def adopt_model(session_id: str, model: Sequential, model_spec: dict, filename: str, key: Optional[str],
+                history: dict, status: str) -> tuple[dict, dict, str]:
+    """Make ``model`` this tab's model: store its file, a snapshot and (when its data set
+    is known) the probe, and measure it on its validation split. Returns the live state,
+    the snapshot version and a sentence of metrics (empty when there are none)."""
+    summary, found, probe = {}, {}, None
+    if model_spec.get("data"):
+        prepared = jobs.load_prepared(model_spec, session_id)
+        summary, probe = prepared.summary, prepared.probe
+        if prepared.validation is not None:
+            found = jobs.metrics(model, prepared.validation[0], prepared.y_val)
+    store.put_model(session_id, jobs.model_bytes(model, model_spec, history, summary), key, history,
+                    filename=filename)
+    if probe is not None:
+        store.put_probe(session_id, {**probe, "dataset_key": key})
+    snapshot = model.snapshot()
+    snapshot.update(version=store.new_version(), status=status, dataset=summary, spec=model_spec)
+    version = store.put_snapshot(session_id, snapshot)
+    text = jobs.metrics_text(found)
+    live = jobs.live(status, "", history=history, epochs_trained=model.epochs_trained, metrics=found)
+    return live, {"session": session_id, "version": version}, text
+
+
+def _architecture_text(model: Sequential) -> str:
+    return " → ".join(layer.describe() for layer in model.layers)
+
+
+@dash.callback(
+    Output(DOWNLOAD, "data"), Output(MODEL_MESSAGE, "children"), Output(LOAD, "contents"),
+    Output(LIVE, "data", allow_duplicate=True), Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
+    Output(form.ADOPT, "data"),
+    Input(SAVE, "n_clicks"), Input(LOAD, "contents"),
+    State(LOAD, "filename"), State(ids.SESSION, "data"), State(form.CONFIG, "data"), State(form.ADOPT, "data"),
+    prevent_initial_call=True,
+)
+def model_file(save_clicks, contents, filename, session_id, config, adopted):
+    """Save: download this tab's model file. Load: read an uploaded one, make it the
+    tab's model and have the form take on its spec."""
+    nothing = [no_update] * 6
+    if not store.valid_session(session_id):
+        raise PreventUpdate
+    if dash.ctx.triggered_id == SAVE:
+        stored = store.get_model(session_id)
+        if stored is None:
+            return [no_update, "Train or load a model first, then save it.", *nothing[2:]]
+        return [dcc.send_bytes(stored["bytes"], stored["filename"]), f"Saved {stored['filename']}.", *nothing[2:]]
+    if not contents:
+        raise PreventUpdate
+    filename = filename or "model.npz"
+    try:
+        model = Sequential.load(io.BytesIO(_decode(contents)))
+    except ModelFileError as exc:
+        return [no_update, f"Could not load {filename}: {exc}", None, *nothing[3:]]
+    except (ValueError, IndexError, AttributeError) as exc:
+        return [no_update, f"Could not load {filename}: it is not a Backprop Studio model file ({exc}).", None,
+                *nothing[3:]]
+    model_spec = spec_mod.spec_from_model(model)
+    history = model.metadata.get("history") if isinstance(model.metadata.get("history"), dict) else None
+    history = history or jobs.empty_history(model.is_classifier, model.epochs_trained + 1)
+    key = data_mod.dataset_key(model_spec["data"]) if model_spec.get("data") else None
+    try:
+        live, version, metrics = adopt_model(session_id, model, model_spec, filename, key, history, "loaded")
+    except (ValueError, OSError, datasets.DatasetUnavailableError) as exc:
+        return [no_update, f"Could not load {filename}: its data set cannot be read ({exc}).", None, *nothing[3:]]
+    message = (f"Loaded {filename}: {_architecture_text(model)}, {model.epochs_trained} epochs trained. "
+               f"Train continues it.")
+    if not model_spec.get("data"):
+        message += (f" The file does not say which data it learned from; it takes {model.input_shape} and gives "
+                    f"{model.output_shape}: choose a data set of those sizes to continue training it.")
+    live["message"] = message
+    base = spec_mod.form_from_spec(model_spec, (adopted or {}).get("form"))
+    return [no_update, message, None, live, version, {"form": base, "version": version["version"]}]
+
+
+def _keras_path(filename: str) -> Optional[str]:
+    name = (filename or "").lower()
+    return next((suffix for suffix in KERAS_SUFFIXES if name.endswith(suffix)), None)
+
+
+@dash.callback(
+    Output(MODEL_MESSAGE, "children", allow_duplicate=True), Output(KERAS, "contents"),
+    Output(LIVE, "data", allow_duplicate=True), Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
+    Input(KERAS, "contents"), State(KERAS, "filename"), State(ids.SESSION, "data"), State(form.CONFIG, "data"),
+    prevent_initial_call=True,
+)
+def keras_weights(contents, filename, session_id, config):
+    """Load Keras weights into the stack the form describes, measure it, keep it."""
+    if not contents or not store.valid_session(session_id):
+        raise PreventUpdate
+    suffix = _keras_path(filename)
+    if suffix is None:
+        return (f"Could not load {filename}: Keras weights come in a .weights.h5 file (model.save_weights) "
+                f"or a .keras file (model.save).", None, no_update, no_update)
+    if not config:
+        return "Fix the fields marked in red first: the weights load into the stack in the form.", None, \
+            no_update, no_update
+    model = spec_mod.build_model(config)
+    handle, path = tempfile.mkstemp(suffix=suffix)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(_decode(contents))
+        load_keras_weights(model, path)
+    except KerasWeightsError as exc:
+        return f"Could not load {filename} into this stack: {exc}", None, no_update, no_update
+    except (ValueError, OSError, IndexError) as exc:
+        return f"Could not load {filename}: {exc}", None, no_update, no_update
+    finally:
+        os.unlink(path)
+    key = data_mod.dataset_key(config["data"])
+    history = jobs.empty_history(model.is_classifier)
+    try:
+        live, version, metrics = adopt_model(session_id, model, config, "backprop-studio-keras.npz", key, history,
+                                             "loaded")
+    except (ValueError, OSError, datasets.DatasetUnavailableError) as exc:
+        return f"Loaded the weights, but the data set cannot be read: {exc}", None, no_update, no_update
+    message = f"Loaded Keras weights from {filename} into {_architecture_text(model)}. {metrics} Train continues it."
+    live["message"] = message
+    return message, None, live, version
+
+
+charts.register(LIVE, ids.SNAPSHOT_VERSION)
