@@ -541,7 +541,9 @@ def spec_from_model(model: Sequential) -> dict:
     config = model.get_config()
     if isinstance(stored, dict) and isinstance(stored.get("model"), dict) and same_architecture(stored, config):
         return stored
-    first = next((l["config"] for l in config["layers"] if "init" in l["config"]), {})
+    # the network's initialiser: the first layer whose initialiser is a form setting (not an Embedding's)
+    first = next((l["config"] for l in config["layers"] if "init" in l["config"] and l["type"] in LAYERS
+                  and any(s.kind == "init" for s in LAYERS[l["type"]].settings)), {})
     return {"version": SPEC_VERSION, "data": None, "model": config,
             "network_init": {"init": first.get("init", "xavier"), "init_params": dict(first.get("init_params") or {})},
             "training": None}

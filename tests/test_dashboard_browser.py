@@ -13,79 +13,16 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from engine import FFNN
+from browser import (RUN_TIMEOUT_MS, choose, click_edge, graph_weights, open_dashboard, set_field, stack_rows, status,
+                     training_points, wait_for_graph, wait_for_points)
+from engine import Sequential
 
 pytestmark = pytest.mark.browser
 
-RUN_TIMEOUT_MS = 90_000
 EPOCHS = 12
 
 
-def open_dashboard(page, url: str) -> None:
-    page.goto(url)
-    expect(page.locator("#train-button")).to_be_enabled(timeout=30_000)
-
-
-def set_field(page, name: str, value) -> None:
-    page.fill(f"#ctl-{name}", str(value))
-
-
-def choose(page, dropdown_id: str, option: str) -> None:
-    page.click(f"#{dropdown_id}")
-    page.get_by_role("option", name=option, exact=True).click()
-
-
-def status(page):
-    return page.locator("#train-status")
-
-
-def training_points(page) -> int:
-    return page.evaluate("""() => {
-        const g = document.querySelector('#loss-graph .js-plotly-plot');
-        const t = ((g && g.data) || []).find(t => t.name === 'training');
-        return t ? t.x.length : 0;
-    }""")
-
-
-def wait_for_points(page, n: int) -> None:
-    page.wait_for_function("""n => {
-        const g = document.querySelector('#loss-graph .js-plotly-plot');
-        const t = ((g && g.data) || []).find(t => t.name === 'training');
-        return t && t.x.length === n;
-    }""", arg=n, timeout=RUN_TIMEOUT_MS)
-
-
-def graph_weights(page) -> dict[str, float]:
-    """Edge id -> w of every edge the network graph draws."""
-    return page.evaluate("""() => {
-        const cy = window.backpropGraph && window.backpropGraph.cy();
-        const out = {};
-        if (cy) { cy.edges().forEach(e => { out[e.id()] = e.data('w'); }); }
-        return out;
-    }""")
-
-
-def wait_for_graph(page, edge_id: str) -> None:
-    page.wait_for_function("id => window.backpropGraph && window.backpropGraph.edgePoint(id)", arg=edge_id,
-                           timeout=RUN_TIMEOUT_MS)
-
-
-
-
-def click_edge(page, edge_id: str) -> dict:
-    """Click an edge as a user would; return the graph's readout of it."""
-    page.locator("#network-graph").scroll_into_view_if_needed()
-    wait_for_graph(page, edge_id)
-    point = page.evaluate("id => window.backpropGraph.edgePoint(id)", edge_id)
-    assert point, f"no point on {edge_id} is clear of other edges"
-    page.mouse.click(point["x"], point["y"])
-    page.wait_for_function("id => { try { const r = JSON.parse(document.getElementById('edge-label-readout')"
-                           ".textContent); return r.id === id && r.shown; } catch (e) { return false; } }",
-                           arg=edge_id)
-    return json.loads(page.locator("#edge-label-readout").text_content())
-
-
-def file_weight(model: FFNN, edge_id: str) -> float:
+def file_weight(model: Sequential, edge_id: str) -> float:
     """``w{p}-{i}-{j}`` is W[i, j] of the p-th dense layer (p = 1 is the first)."""
     p, i, j = map(int, edge_id[1:].split("-"))
     return float(model.layers[p - 1].W[i, j])
@@ -95,15 +32,16 @@ def journey(page, url: str, tmp_path) -> None:
     open_dashboard(page, url)
 
     # Two hidden layers: add a third row, remove it again, and resize the first.
-    rows = page.locator(".layer-row")
+    rows = stack_rows(page)
     expect(rows).to_have_count(2)
-    page.click("#ctl-add-layer")
+    page.click("#stack-add")
     expect(rows).to_have_count(3)
-    rows.nth(2).locator(".btn-icon").click()
+    rows.nth(2).locator("button[title='Remove this layer']").click()
     expect(rows).to_have_count(2)
-    rows.nth(0).locator("input[type=number]").fill("6")
-    expect(page.locator("#ctl-io-info")).to_contain_text("2 inputs")
-    expect(page.locator("#ctl-io-info")).to_contain_text("6 → 8")
+    rows.nth(0).locator("input[type=number]").first.fill("6")
+    expect(page.locator("#stack-input")).to_contain_text("(2,)")
+    expect(rows.nth(0).locator(".stack-shape")).to_have_text("→ (6,) · 18 params")
+    expect(rows.nth(1).locator(".stack-shape")).to_have_text("→ (8,) · 56 params")
 
     # A bad value: its message beside the field, and Train disabled until it is fixed.
     set_field(page, "learning_rate", "-1")
@@ -126,8 +64,8 @@ def journey(page, url: str, tmp_path) -> None:
         page.click("#model-save")
     saved = tmp_path / "model.npz"
     download.value.save_as(saved)
-    model = FFNN.load(saved)
-    assert model.layer_sizes == [2, 6, 8, 2]
+    model = Sequential.load(saved)
+    assert [layer.W.shape for layer in model.layers] == [(2, 6), (6, 8), (8, 2)]
     assert model.epochs_trained == EPOCHS
     edge = "w2-3-5"
     readout = click_edge(page, edge)
@@ -197,7 +135,7 @@ def test_bad_model_file_gets_a_clear_message(page, app_server, tmp_path):
 def test_nan_loss_stops_the_run_and_names_the_learning_rate(page, app_server):
     open_dashboard(page, app_server)
     choose(page, "ctl-loss", "Mean squared error")
-    choose(page, "ctl-output-activation", "Linear")
+    choose(page, "ctl-output_activation", "Linear")
     choose(page, "ctl-optimizer", "SGD (momentum)")
     set_field(page, "learning_rate", "10")
     set_field(page, "epochs", "200")
@@ -217,10 +155,10 @@ def test_two_tabs_train_separate_models(browser, app_server):
         (_, a), (_, b) = tabs
         open_dashboard(a, app_server)
         open_dashboard(b, app_server)
-        a.locator(".layer-row").nth(0).locator("input[type=number]").fill("5")
+        stack_rows(a).nth(0).locator("input[type=number]").first.fill("5")
         set_field(a, "epochs", 400)
-        b.locator(".layer-row").nth(1).locator(".btn-icon").click()
-        expect(b.locator(".layer-row")).to_have_count(1)
+        stack_rows(b).nth(1).locator("button[title='Remove this layer']").click()
+        expect(stack_rows(b)).to_have_count(1)
         set_field(b, "epochs", 300)
         session_a = a.evaluate("() => sessionStorage.getItem('session-id')")
         session_b = b.evaluate("() => sessionStorage.getItem('session-id')")
@@ -254,7 +192,7 @@ def test_page_stays_responsive_while_training(page, app_server):
         value = f"0.0{i % 9 + 1}"
         started = time.monotonic()
         set_field(page, "l2", "-1" if i % 2 == 0 else value)
-        expected = "Must be at least 0" if i % 2 == 0 else ""
+        expected = "Must be between 0 and 10" if i % 2 == 0 else ""
         expect(page.locator("#ctl-l2-error")).to_have_text(expected)
         latencies.append(time.monotonic() - started)
     page.click("#stop-button")

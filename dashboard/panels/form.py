@@ -43,6 +43,7 @@ PRESET_NOTE = "ctl-preset-note"
 DATASET = "ctl-dataset"
 DATASET_HELP = "ctl-dataset-help"
 TEXT_FIELDS = "ctl-text-fields"
+VAL_FIELDS = "ctl-val-fields"
 CSV_SECTION = "ctl-csv-section"
 CSV_UPLOAD = "ctl-csv-upload"
 CSV_LABEL = "ctl-csv-label"
@@ -192,13 +193,14 @@ def row_component(row: int, kind: str, settings: Optional[dict] = None) -> html.
             html.Span(className="stack-number"),
             dcc.Dropdown(id={"type": TYPE, "row": row}, options=layer_type_options(), value=kind, clearable=False,
                          searchable=False, className="stack-type"),
-            html.Span(id={"type": SHAPE, "row": row}, className="stack-shape"),
+            html.Span(className="stack-gap"),
             html.Button("↑", id={"type": UP, "row": row}, className="btn-icon", title="Move up", n_clicks=0),
             html.Button("↓", id={"type": DOWN, "row": row}, className="btn-icon", title="Move down", n_clicks=0),
             html.Button("×", id={"type": REMOVE, "row": row}, className="btn-icon", title="Remove this layer",
                         n_clicks=0),
         ], className="stack-head"),
         html.Div(controls, className="stack-settings") if controls else None,
+        html.Div(id={"type": SHAPE, "row": row}, className="stack-shape"),
         html.Div(id={"type": ROW_ERROR, "row": row}, className="field-error stack-error", role="alert"),
     ], id={"type": ROW, "row": row}, className="stack-row")
 
@@ -268,7 +270,7 @@ def layout() -> html.Div:
         *_data_param_fields(values),
         html.Div([_number("max_tokens", values), _number("sequence_length", values)], id=TEXT_FIELDS,
                  className="field-grid", style=HIDDEN),
-        html.Div([_number("val_percent", values)], className="field-grid"),
+        html.Div([_number("val_percent", values)], id=VAL_FIELDS, className="field-grid"),
     )
     network = _section(
         "Network",
@@ -281,14 +283,14 @@ def layout() -> html.Div:
             html.Button("+ Add layer", id=ADD, className="btn btn-ghost", n_clicks=0),
         ], className="stack-add"),
         html.Div([
-            html.Div([html.Span("Output", className="stack-output-name"),
-                      html.Span(id=OUTPUT_SHAPE, className="stack-shape")], className="stack-head"),
+            html.Div([html.Span("Output", className="stack-output-name")], className="stack-head"),
             html.Div([
                 html.Div([html.Span("Activation", className="stack-setting-label"),
                           dcc.Dropdown(id=OUTPUT_ACTIVATION, options=activation_options(output=True),
                                        value=values["output_activation"], clearable=False, searchable=False,
                                        className="stack-select")], className="stack-setting"),
             ], className="stack-settings"),
+            html.Div(id=OUTPUT_SHAPE, className="stack-shape"),
             html.Div(id=error_id("output_activation"), className="field-error", role="alert"),
             html.Div(id=error_id("output"), className="field-error", role="alert"),
         ], id=OUTPUT_ROW, className="stack-row stack-row-output"),
@@ -351,6 +353,7 @@ def _type_of(type_items: list[dict], row: int) -> Optional[str]:
 # -- callbacks ---------------------------------------------------------------------------------------------------
 @dash.callback(
     Output(DATASET_HELP, "children"), Output(CSV_SECTION, "style"), Output(TEXT_FIELDS, "style"),
+    Output(VAL_FIELDS, "style"),
     [Output(f"ctl-data-{name}", "style") for name in dict.fromkeys(n for n, _, _ in DATA_PARAMS)],
     [Output(f"ctl-init-{init}", "style") for init, (_, s) in INIT_SETTINGS.items() if s],
     [Output(f"ctl-opt-{name}", "style") for name, cls in OPTIMIZERS.items() if cls.settings],
@@ -375,8 +378,9 @@ def show_relevant_fields(dataset, init, optimizer):
     init_styles = [VISIBLE if name == init else HIDDEN for name, (_, s) in INIT_SETTINGS.items() if s]
     opt_styles = [VISIBLE if name == optimizer else HIDDEN for name, cls in OPTIMIZERS.items() if cls.settings]
     text = VISIBLE if info and info.get("kind") == data_mod.TEXT else HIDDEN
-    return [help_text, VISIBLE if dataset == data_mod.CSV_OPTION else HIDDEN, text, *data_styles, *init_styles,
-            *opt_styles]
+    own_split = HIDDEN if info and info.get("kind") == data_mod.TEXT else VISIBLE
+    return [help_text, VISIBLE if dataset == data_mod.CSV_OPTION else HIDDEN, text, own_split, *data_styles,
+            *init_styles, *opt_styles]
 
 
 def _csv_header(data: bytes) -> list[str]:
