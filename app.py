@@ -17,7 +17,7 @@ import logging
 import os
 
 import dash
-from dash import Dash, Input, Output, State, dcc, html
+from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
 from dashboard import ids, store
 from dashboard.panels import architecture, conv, form, histograms, network, regions, sequences, training
@@ -94,19 +94,8 @@ def serve_layout() -> html.Div:
 app.layout = serve_layout
 
 # The tab's session id: made in the browser on first load, kept in sessionStorage.
-dash.clientside_callback(
-    """
-    function(ts, current) {
-        if (current && /^[0-9a-f]{32}$/.test(current)) { return window.dash_clientside.no_update; }
-        const bytes = new Uint8Array(16);
-        (window.crypto || window.msCrypto).getRandomValues(bytes);
-        bytes[6] = (bytes[6] & 0x0f) | 0x40;
-        bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        return Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('');
-    }
-    """,
-    Output(ids.SESSION, "data"), Input(ids.SESSION, "modified_timestamp"), State(ids.SESSION, "data"),
-)
+dash.clientside_callback(ClientsideFunction("backprop", "session"), Output(ids.SESSION, "data"),
+                         Input(ids.SESSION, "modified_timestamp"), State(ids.SESSION, "data"))
 
 
 def main() -> None:

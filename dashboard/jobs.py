@@ -26,6 +26,9 @@ import time
 from typing import Any, Callable, Optional
 
 import numpy as np
+# Imported here, not in metrics(): it takes a second and a half, which the web process
+# pays once at start and every training job (a fork of it, or a Celery worker) inherits.
+from sklearn.metrics import accuracy_score, f1_score
 
 from engine import Sequential
 
@@ -120,8 +123,6 @@ def metrics(model: Sequential, X: np.ndarray, y: np.ndarray) -> dict[str, float]
     ``f1_score``), and ``n`` the number of samples. Empty for a regressor."""
     if not model.is_classifier or len(X) == 0:
         return {}
-    from sklearn.metrics import accuracy_score, f1_score
-
     P = model.predict(X)
     pred = (P[:, 0] >= 0.5).astype(np.int64) if P.shape[1] == 1 else P.argmax(axis=1)
     truth = np.asarray(y).reshape(-1).astype(np.int64)

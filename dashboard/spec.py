@@ -355,6 +355,8 @@ def _network_init(form: dict, errors: dict) -> tuple[str, dict]:
         except ValueError as exc:
             where = _engine_field(str(exc), [s.name for s in INIT_SETTINGS[init][1]]) or "init"
             errors[f"init.{where}" if where != "init" else "init"] = str(exc)
+    if any(k.startswith("init.") for k in errors):
+        return "xavier", {}       # the rows are checked as if it were valid: one message, beside the field
     return init, params
 
 
@@ -411,7 +413,11 @@ def check(form: dict, csv_meta: Optional[dict] = None) -> Checked:
     rows_in = form.get("layers") or []
     if len(rows_in) > MAX_LAYERS:
         errors["layers"] = f"At most {MAX_LAYERS} layers here"
-    blanks = {"input_dim": facts["vocab_size"]} if facts and facts.get("vocab_size") else {}
+    # An Embedding left without a vocabulary follows the data's (while the data are not
+    # known yet, the engine's default stands in: the data's own field has the message).
+    embedding_default = next(s.default for s in LAYERS["Embedding"].settings if s.name == "input_dim") \
+        if "Embedding" in LAYERS else None
+    blanks = {"input_dim": facts["vocab_size"] if facts and facts.get("vocab_size") else embedding_default}
     configs = []
     for i, row in enumerate(rows_in):
         kind = row.get("type")

@@ -568,7 +568,8 @@ class Sequential:
             state[name] = arrs
         self.optimizer.load_state_dict(state)
         self.epochs_trained = int(meta.get("epochs_trained", 0))
-        metadata = meta.get("metadata") or {}
+        metadata = meta.get("metadata")
+        metadata = {} if metadata is None else metadata
         if not isinstance(metadata, dict):
             raise ModelFileError("its metadata is not a dict")
         self.metadata = metadata

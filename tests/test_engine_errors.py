@@ -98,5 +98,9 @@ def test_sequential_rules():
 
 
 def test_plot_layer_index_rule():
+    import viz
+
     with pytest.raises(ValueError, match=r"layers must hold layer indices from 0 to 1 \(got 5\)"):
-        FFNN(**ok()).plot_weight_distribution([5])
+        viz.plot_weight_distribution(FFNN(**ok()), [5])
+    with pytest.raises(ValueError, match=r"layers must hold layer indices from 0 to 1 \(got True\)"):
+        viz.plot_gradient_distribution(FFNN(**ok()), [True])

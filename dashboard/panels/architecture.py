@@ -6,11 +6,12 @@ from typing import Any, Optional
 
 import dash
 import dash_cytoscape as cyto
-from dash import Input, Output, State, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from viz.architecture import architecture_elements, architecture_stylesheet, architecture_summary
 
 from .. import ids, store
+from .common import same
 
 GRAPH = "architecture-graph"
 SUMMARY = "architecture-summary"
@@ -33,31 +34,31 @@ def layout() -> html.Section:
     ])
 
 
-def refresh_architecture(version: Optional[dict], chosen: Optional[int], current_layout: Optional[dict]):
-    """Elements, summary line and layout (sent only when the chain's length changes)."""
+def refresh_architecture(version: Optional[dict], chosen: Optional[int], current_layout: Optional[dict],
+                         current_elements: Optional[list] = None, current_summary: Any = None):
+    """Elements, summary line, layout and size; each sent only when it changed (a run
+    changes none of them, a new stack or a new choice does)."""
     snapshot = store.snapshot_for(version)
     if snapshot is None:
-        return [], NO_MODEL, dash.no_update, dash.no_update
+        return same([], current_elements), same(NO_MODEL, current_summary), dash.no_update, dash.no_update
     elements = architecture_elements(snapshot, chosen if isinstance(chosen, int) else None)
     graph_layout = {"name": "preset", "fit": True, "padding": 16, "n": len(snapshot["layers"])}
     rows = -(-(len(snapshot["layers"]) + 1) // 7)
     summary = architecture_summary(snapshot)
     if isinstance(chosen, int) and 0 <= chosen < len(snapshot["layers"]):
         summary += f" · layer {chosen + 1} chosen"
-    return (elements, summary, graph_layout if graph_layout != current_layout else dash.no_update,
-            {"width": "100%", "height": f"{60 + 92 * rows}px"})
+    return (same(elements, current_elements), same(summary, current_summary), same(graph_layout, current_layout),
+            {"width": "100%", "height": f"{60 + 92 * rows}px"} if graph_layout != current_layout else dash.no_update)
 
 
 dash.callback(
     Output(GRAPH, "elements"), Output(SUMMARY, "children"), Output(GRAPH, "layout"), Output(GRAPH, "style"),
     Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.SELECTED_LAYER, "data"), State(GRAPH, "layout"),
+    State(GRAPH, "elements"), State(SUMMARY, "children"),
 )(refresh_architecture)
 
 # A tap on a layer chooses it; on the input node, clears the choice.
 dash.clientside_callback(
-    """function(tap) {
-        if (!tap) { return window.dash_clientside.no_update; }
-        return (tap.layer_index === undefined) ? null : tap.layer_index;
-    }""",
+    ClientsideFunction("backprop", "chooseLayer"),
     Output(ids.SELECTED_LAYER, "data"), Input(GRAPH, "tapNodeData"), prevent_initial_call=True,
 )

@@ -53,19 +53,21 @@ def _is_image_layer(layer: dict) -> bool:
     return len(layer["output_shape"]) == 3
 
 
-def refresh_kernels(version: Optional[dict], selected: Any, current: Any, options: Optional[list]):
-    """Note, body style, layer options and value, kernels figure."""
+def refresh_kernels(version: Optional[dict], selected: Any, current: Any, options: Optional[list], note: Any,
+                    style: Any):
+    """Note, body style, layer options and value, kernels figure (what the page already
+    shows is not sent again)."""
     snapshot = store.snapshot_for(version)
-    if snapshot is None:
-        return NO_MODEL, HIDDEN, [], None, dash.no_update
-    convs = layer_indices(snapshot, _is_conv)
+    convs = layer_indices(snapshot, _is_conv) if snapshot else []
     if not convs:
-        return NOT_CONV, HIDDEN, [], None, dash.no_update
+        return (same(NOT_CONV if snapshot else NO_MODEL, note), same(HIDDEN, style), same([], options),
+                same(None, current), dash.no_update)
     k = choose(convs, selected, current, ctx.triggered_id == ids.SELECTED_LAYER)
     layer = snapshot["layers"][k]
     figure = kernels_figure(layer["params"]["W"], layer["grads"].get("W"),
                             title=f"{layer_label(snapshot, k)}: kernels")
-    return "", VISIBLE, same(layer_options(snapshot, convs), options), same(k, current), figure
+    return (same("", note), same(VISIBLE, style), same(layer_options(snapshot, convs), options), same(k, current),
+            figure)
 
 
 def feature_maps(snapshot: dict, probe: dict, sample: int) -> dict:
@@ -83,29 +85,29 @@ def feature_maps(snapshot: dict, probe: dict, sample: int) -> dict:
     return feature_maps_figure(picture, layers, title=title)
 
 
-def refresh_maps(version: Optional[dict], sample: Any, options: Optional[list]):
+def refresh_maps(version: Optional[dict], sample: Any, options: Optional[list], note: Any):
     """Sample options and value, a note and the feature-maps figure."""
     snapshot = store.snapshot_for(version)
     if snapshot is None or not layer_indices(snapshot, _is_conv):
-        return [], None, "", dash.no_update
+        return same([], options), same(None, sample), same("", note), dash.no_update
     probe = store.get_probe(version["session"])
     new_options = sample_options(probe)
     if not new_options or len(snapshot["input_shape"]) != 3 or \
             list((probe or {}).get("input_shape") or []) != list(snapshot["input_shape"]):
-        return same(new_options, options), None, "Press Train to pick a sample of this data and see its feature maps.", \
-            dash.no_update
+        return (same(new_options, options), same(None, sample),
+                same("Press Train to pick a sample of this data and see its feature maps.", note), dash.no_update)
     chosen = sample if sample in range(len(new_options)) else 0
-    return same(new_options, options), same(chosen, sample), "", feature_maps(snapshot, probe, chosen)
+    return same(new_options, options), same(chosen, sample), same("", note), feature_maps(snapshot, probe, chosen)
 
 
 dash.callback(
     Output(NOTE, "children"), Output(BODY, "style"), Output(LAYER, "options"), Output(LAYER, "value"),
     Output(KERNELS, "figure"),
     Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.SELECTED_LAYER, "data"), Input(LAYER, "value"),
-    State(LAYER, "options"),
+    State(LAYER, "options"), State(NOTE, "children"), State(BODY, "style"),
 )(refresh_kernels)
 
 dash.callback(
     Output(SAMPLE, "options"), Output(SAMPLE, "value"), Output(MAPS_NOTE, "children"), Output(MAPS, "figure"),
-    Input(ids.SNAPSHOT_VERSION, "data"), Input(SAMPLE, "value"), State(SAMPLE, "options"),
+    Input(ids.SNAPSHOT_VERSION, "data"), Input(SAMPLE, "value"), State(SAMPLE, "options"), State(MAPS_NOTE, "children"),
 )(refresh_maps)

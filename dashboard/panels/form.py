@@ -25,7 +25,7 @@ import io
 from typing import Any, Optional
 
 import dash
-from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, Patch, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from engine import ACTIVATIONS, INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, datasets
@@ -49,6 +49,8 @@ CSV_UPLOAD = "ctl-csv-upload"
 CSV_LABEL = "ctl-csv-label"
 CSV_FILENAME = "ctl-csv-filename"
 INPUT_ROW = "stack-input"
+INPUT_SHAPE = "stack-input-shape"
+MESSAGES = "form-messages"        # dcc.Store: {component id: text} of every message and size line
 STACK = "stack-rows"
 ADD_TYPE = "stack-add-type"
 ADD = "stack-add"
@@ -93,11 +95,6 @@ OPTIMIZER_PARAMS = [(name, s) for name, cls in OPTIMIZERS.items() for s in cls.s
 NUMBERS = list(spec.FIELDS)          # ctl-<name>
 SELECTS = {"dataset": DATASET, "loss": LOSS, "output_activation": OUTPUT_ACTIVATION, "init": INIT,
            "optimizer": OPTIMIZER}
-# Fixed messages, by error key: the field message divs of the layout.
-MESSAGES = (["dataset", "csv", "layers", "output", *SELECTS.keys() - {"dataset"}, *NUMBERS]
-            + [f"data.{p}" for _, p, _ in DATA_PARAMS if False])
-
-
 def _options(pairs) -> list[dict]:
     return [{"label": label, "value": value} for value, label in pairs]
 
@@ -274,7 +271,9 @@ def layout() -> html.Div:
     )
     network = _section(
         "Network",
-        html.Div(id=INPUT_ROW, className="stack-io"),
+        html.Div([html.Span("Input", className="stack-output-name"),
+                  html.Span(id=INPUT_SHAPE, className="stack-input-shape",
+                            title="One sample, as the first layer gets it")], id=INPUT_ROW, className="stack-io"),
         html.Div(stack_children(values["layers"]), id=STACK, className="stack"),
         html.Div(id=error_id("layers"), className="field-error", role="alert"),
         html.Div([
@@ -317,7 +316,7 @@ def layout() -> html.Div:
                  className="field-grid"),
     )
     return html.Div([
-        dcc.Store(id=CONFIG, data=checked.spec), dcc.Store(id=CSV_META), dcc.Store(id=ADOPT),
+        dcc.Store(id=CONFIG, data=checked.spec), dcc.Store(id=CSV_META), dcc.Store(id=ADOPT), dcc.Store(id=MESSAGES),
         preset, data, network, training,
         html.Div(id=FORM_STATUS, className="form-status", role="status"),
     ], className="form")
@@ -552,14 +551,8 @@ _MESSAGE_KEYS = ["dataset", "csv", "layers", "output", "loss", "output_activatio
 
 
 @dash.callback(
-    Output(CONFIG, "data"),
-    [Output(error_id(k), "children") for k in _MESSAGE_KEYS],
-    [Output(f"{data_param_id(name, p)}-error", "children") for name, p, _ in DATA_PARAMS],
-    [Output(f"{init_param_id(init, s.name)}-error", "children") for init, s in INIT_PARAMS],
-    [Output(f"{optimizer_param_id(name, s.name)}-error", "children") for name, s in OPTIMIZER_PARAMS],
+    Output(CONFIG, "data"), Output(MESSAGES, "data"),
     Output({"type": SHAPE, "row": ALL}, "children"), Output({"type": ROW_ERROR, "row": ALL}, "children"),
-    Output(INPUT_ROW, "children"), Output(OUTPUT_SHAPE, "children"), Output(TOTAL, "children"),
-    Output(FORM_STATUS, "children"),
     Input(DATASET, "value"), Input(CSV_META, "data"),
     Input({"type": TYPE, "row": ALL}, "value"), Input({"type": SETTING, "row": ALL, "name": ALL}, "value"),
     Input({"type": INNER, "row": ALL}, "value"),
@@ -586,26 +579,34 @@ def check_form(dataset, csv_meta, _types, _settings, _inners, out_act, loss, ini
     except Exception as exc:  # a rule should never crash the page; say what went wrong instead
         checked = spec.Checked(None, {"dataset": f"This combination could not be checked: {exc}"})
     errors = checked.errors
-    messages = [errors.get(k, "") for k in _MESSAGE_KEYS]
-    data_messages = [errors.get(f"data.{p}", "") if name == dataset else "" for name, p, _ in DATA_PARAMS]
-    init_messages = [errors.get(f"init.{s.name}", "") if i == init else "" for i, s in INIT_PARAMS]
-    opt_messages = [errors.get(f"optimizer.{s.name}", "") if o == optimizer else "" for o, s in OPTIMIZER_PARAMS]
+    messages = {error_id(k): errors.get(k, "") for k in _MESSAGE_KEYS}
+    messages.update({f"{data_param_id(name, p)}-error": errors.get(f"data.{p}", "") if name == dataset else ""
+                     for name, p, _ in DATA_PARAMS})
+    messages.update({f"{init_param_id(i, s.name)}-error": errors.get(f"init.{s.name}", "") if i == init else ""
+                     for i, s in INIT_PARAMS})
+    messages.update({f"{optimizer_param_id(o, s.name)}-error": errors.get(f"optimizer.{s.name}", "")
+                     if o == optimizer else "" for o, s in OPTIMIZER_PARAMS})
     shapes, row_messages = [], []
     for i in range(len(rows)):
         info = checked.rows[i] if i < len(checked.rows) else {}
         shapes.append(_shape_line(info))
         row_messages.append(errors.get(f"layers.{i}", ""))
-    input_line = [html.Span("Input", className="stack-output-name"),
-                  html.Span(spec.shape_text(checked.input_shape) if checked.input_shape else "?",
-                            className="stack-shape", title="One sample, as the first layer gets it")]
     output_line = _shape_line(checked.output)
     if checked.output.get("units") is not None:
         output_line = f"Dense {checked.output['units']} · {output_line}"
-    total = f"{checked.total_params:,} parameters in all" if checked.total_params is not None else ""
     n = len(errors)
-    status = "" if checked.spec else f"{n} field{'s' if n != 1 else ''} to fix before training"
-    return [checked.spec, *messages, *data_messages, *init_messages, *opt_messages, shapes, row_messages,
-            input_line, output_line, total, status]
+    messages.update({
+        INPUT_SHAPE: spec.shape_text(checked.input_shape) if checked.input_shape else "?",
+        OUTPUT_SHAPE: output_line,
+        TOTAL: f"{checked.total_params:,} parameters in all" if checked.total_params is not None else "",
+        FORM_STATUS: "" if checked.spec else f"{n} field{'s' if n != 1 else ''} to fix before training",
+    })
+    return [checked.spec, messages, shapes, row_messages]
+
+
+# The messages reach the page in the browser, only those that changed (assets/clientside.js).
+dash.clientside_callback(ClientsideFunction("backprop", "formMessages"), Output(MESSAGES, "id"),
+                         Input(MESSAGES, "data"), prevent_initial_call=True)
 
 
 def _shape_line(info: dict) -> str:

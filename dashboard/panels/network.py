@@ -25,7 +25,7 @@ from typing import Any, Optional
 
 import dash
 import dash_cytoscape as cyto
-from dash import Input, Output, State, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from viz import network as graph
 
@@ -305,16 +305,7 @@ dash.callback(
 # LABELLED_EDGES store and the EDGE_LABEL_READOUT. Only the tap is an Input: a
 # callback that also listened to the elements would wait for every refresh.
 dash.clientside_callback(
-    """
-    function(tap) {
-        const NU = window.dash_clientside.no_update;
-        if (!tap || !tap.id || !window.backpropGraph) { return [NU, NU]; }
-        const ids = window.backpropGraph.labelled();
-        const readout = JSON.stringify({id: tap.id, shown: ids.indexOf(tap.id) >= 0, label: tap.%s,
-                                        w: tap.w, dw: tap.dw, labelled: ids});
-        return [ids, readout];
-    }
-    """ % EDGE_LABEL_FIELD,
+    ClientsideFunction("backprop", "edgeReadout"),
     Output(LABELLED_EDGES, "data"), Output(EDGE_LABEL_READOUT, "children"),
     Input(GRAPH, "tapEdgeData"),
     prevent_initial_call=True,

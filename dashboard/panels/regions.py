@@ -24,12 +24,13 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import dash
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from viz import regions as figure_builders
 from viz.snapshots import task_of
 
 from .. import ids, store
+from .common import same
 
 GRAPH = "regions-graph"
 GRAPH_WRAP = "regions-graph-wrap"
@@ -90,18 +91,21 @@ def regions_view(snapshot: Optional[dict], points: Optional[dict]) -> tuple[Opti
     return fig, None, _caption(snapshot)
 
 
-def refresh_regions(version: Optional[dict]) -> tuple[Any, Any, Any, Any]:
-    """Figure, note, caption and the graph's style for the latest snapshot."""
+def refresh_regions(version: Optional[dict], note_now: Any = None, caption_now: Any = None,
+                    style_now: Any = None) -> tuple[Any, Any, Any, Any]:
+    """Figure, note, caption and the graph's style for the latest snapshot (what the
+    page already shows is not sent again)."""
     snapshot = store.snapshot_for(version)
     probe = store.get_probe(version["session"]) if snapshot else None
     points = {**probe["points"], "name": probe["name"]} if probe and "points" in probe else None
     fig, note, caption = regions_view(snapshot, points)
-    if fig is None:
-        return dash.no_update, note, caption, {"display": "none"}
-    return fig, None, caption, {"display": "block"}
+    style = {"display": "none"} if fig is None else {"display": "block"}
+    return (dash.no_update if fig is None else fig, same(note, note_now), same(caption, caption_now),
+            same(style, style_now))
 
 
 dash.callback(
     Output(GRAPH, "figure"), Output(NOTE, "children"), Output(CAPTION, "children"), Output(GRAPH_WRAP, "style"),
-    Input(ids.SNAPSHOT_VERSION, "data"),
+    Input(ids.SNAPSHOT_VERSION, "data"), State(NOTE, "children"), State(CAPTION, "children"),
+    State(GRAPH_WRAP, "style"),
 )(refresh_regions)

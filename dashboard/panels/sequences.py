@@ -77,27 +77,30 @@ def hidden_states(snapshot: dict, probe: dict, k: int, sample: int) -> dict:
 
 
 def refresh_states(version: Optional[dict], selected: Any, current: Any, sample: Any, layer_opts: Optional[list],
-                   sample_opts: Optional[list]):
-    """Note, body style, layer options and value, sentence options and value, a note and the figure."""
+                   sample_opts: Optional[list], note: Any, style: Any, states_note: Any):
+    """Note, body style, layer options and value, sentence options and value, a note and
+    the figure (what the page already shows is not sent again)."""
     snapshot = store.snapshot_for(version)
-    if snapshot is None:
-        return NO_MODEL, HIDDEN, [], None, [], None, "", dash.no_update
-    recurrent = layer_indices(snapshot, _is_recurrent)
-    has_embedding = bool(layer_indices(snapshot, lambda l: l["type"] == "Embedding"))
+    recurrent = layer_indices(snapshot, _is_recurrent) if snapshot else []
+    has_embedding = bool(snapshot) and bool(layer_indices(snapshot, lambda l: l["type"] == "Embedding"))
     if not recurrent and not has_embedding:
-        return NOT_RECURRENT, HIDDEN, [], None, [], None, "", dash.no_update
+        return (same(NOT_RECURRENT if snapshot else NO_MODEL, note), same(HIDDEN, style), same([], layer_opts),
+                same(None, current), same([], sample_opts), same(None, sample), same("", states_note),
+                dash.no_update)
     k = choose(recurrent, selected, current, ctx.triggered_id == ids.SELECTED_LAYER)
     probe = store.get_probe(version["session"])
     new_samples = sample_options(probe)
     chosen = sample if sample in range(len(new_samples)) else (0 if new_samples else None)
-    base = ["", VISIBLE, same(layer_options(snapshot, recurrent), layer_opts), same(k, current),
-            same(new_samples, sample_opts), same(chosen, sample)]
+    base = [same("", note), same(VISIBLE, style), same(layer_options(snapshot, recurrent), layer_opts),
+            same(k, current), same(new_samples, sample_opts), same(chosen, sample)]
     if k is None:
-        return [*base, "No recurrent layer: only the embeddings are drawn.", {"data": [], "layout": {"height": 10}}]
+        return [*base, same("No recurrent layer: only the embeddings are drawn.", states_note),
+                {"data": [], "layout": {"height": 10}}]
     if chosen is None or "tokens" not in (probe.get("samples") or {}) or \
             list(probe.get("input_shape") or []) != list(snapshot["input_shape"]):
-        return [*base, "Press Train to pick a sentence of this data and see its hidden states.", dash.no_update]
-    return [*base, "", hidden_states(snapshot, probe, k, chosen)]
+        return [*base, same("Press Train to pick a sentence of this data and see its hidden states.", states_note),
+                dash.no_update]
+    return [*base, same("", states_note), hidden_states(snapshot, probe, k, chosen)]
 
 
 def refresh_embeddings(version: Optional[dict]):
@@ -106,7 +109,7 @@ def refresh_embeddings(version: Optional[dict]):
         return dash.no_update
     found = layer_indices(snapshot, lambda l: l["type"] == "Embedding")
     if not found:
-        return {"data": [], "layout": {"height": 10}}
+        return dash.no_update
     probe = store.get_probe(version["session"]) or {}
     words = probe.get("vocabulary")
     W = snapshot["layers"][found[0]]["params"]["W"]
@@ -119,7 +122,8 @@ dash.callback(
     Output(NOTE, "children"), Output(BODY, "style"), Output(LAYER, "options"), Output(LAYER, "value"),
     Output(SAMPLE, "options"), Output(SAMPLE, "value"), Output(STATES_NOTE, "children"), Output(STATES, "figure"),
     Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.SELECTED_LAYER, "data"), Input(LAYER, "value"),
-    Input(SAMPLE, "value"), State(LAYER, "options"), State(SAMPLE, "options"),
+    Input(SAMPLE, "value"), State(LAYER, "options"), State(SAMPLE, "options"), State(NOTE, "children"),
+    State(BODY, "style"), State(STATES_NOTE, "children"),
 )(refresh_states)
 
 dash.callback(Output(EMBEDDINGS, "figure"), Input(ids.SNAPSHOT_VERSION, "data"))(refresh_embeddings)

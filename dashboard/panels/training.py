@@ -22,7 +22,7 @@ import traceback
 from typing import Any, Optional
 
 import dash
-from dash import Input, Output, State, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from engine import KerasWeightsError, ModelFileError, Sequential, datasets, load_keras_weights
@@ -46,6 +46,7 @@ RESET = "reset-button"
 RUN_FIELDSET = "train-fieldset"  # disabled while a run is on: Train, Reset, Save, Load
 WATCH = "train-watch"            # dcc.Interval: looks for a run whose progress stopped arriving
 RESYNC = "train-resync"          # dcc.Store: set when the page should re-read the run's state
+STALE = "train-stale-ms"         # dcc.Store: STALE_MS, for the watch in the browser
 STATUS = "train-status"
 STOP_NOTE = "train-stop-note"
 METRICS = "train-metrics"
@@ -77,6 +78,7 @@ def layout() -> html.Div:
     """Buttons, progress, status, the charts, and the model file controls."""
     return html.Div([
         dcc.Store(id=LIVE), dcc.Store(id=RESULT), dcc.Store(id=RESYNC), dcc.Store(id=LATEST),
+        dcc.Store(id=STALE, data=STALE_MS),
         dcc.Interval(id=WATCH, interval=STALE_MS // 2),
         dcc.Download(id=DOWNLOAD),
         html.Div([
@@ -111,7 +113,7 @@ def _same_snapshot(session_id: str) -> dict:
 
 
 # Train needs a valid spec.
-dash.clientside_callback("function(config) { return !config; }", Output(TRAIN, "disabled"),
+dash.clientside_callback(ClientsideFunction("backprop", "trainDisabled"), Output(TRAIN, "disabled"),
                          Input(form.CONFIG, "data"))
 
 
@@ -171,9 +173,7 @@ def reset(n_clicks, session_id):
 # is in the middle of doing something (see assets/refresh.js); the run's last one
 # (done, stopped, failed) at once.
 dash.clientside_callback(
-    """function(latest, current, live) {
-        return window.backpropRefresh.gate(latest, current, !live || live.state !== 'running');
-    }""",
+    ClientsideFunction("backprop", "gate"),
     Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
     Input(LATEST, "data"), State(ids.SNAPSHOT_VERSION, "data"), State(LIVE, "data"),
     prevent_initial_call=True,
@@ -185,37 +185,7 @@ dash.clientside_callback(
 # that did not change are not sent again: every output set costs the renderer a
 # pass over the whole page's components.
 dash.clientside_callback(
-    """function(live) {
-        const NU = window.dash_clientside.no_update;
-        window.backpropLiveSeen = Date.now();
-        if (!live) { return [NU, NU, NU, NU, NU, NU, NU]; }
-        const last = window.backpropLiveShown = window.backpropLiveShown || {};
-        const changed = (k, v) => {
-            const key = JSON.stringify(v);
-            if (last[k] === key) { return NU; }
-            last[k] = key;
-            return v;
-        };
-        const state = live.state || 'idle';
-        const epoch = live.epoch || 0, epochs = live.epochs || 0;
-        const batch = live.batch || 0, batches = live.batches || 0;
-        const running = state === 'running';
-        const pct = (part, whole) => whole ? (100 * Math.min(Math.max(part / whole, 0), 1)).toFixed(1) + '%' : '0%';
-        let message = live.message || '';
-        if (running && epochs) {
-            const speed = Math.round(live.samples_per_s || 0).toLocaleString('en-US');
-            message += ' · epoch ' + epoch + ' of ' + epochs + ' · ' + speed + ' samples/s';
-        }
-        const inEpoch = running && batches && batch !== batches;
-        const overall = (inEpoch ? Math.max(epoch - 1, 0) + batch / batches : epoch);
-        const m = live.metrics;
-        const metrics = (m && m.n) ? ('Validation (' + m.n.toLocaleString('en-US') + ' samples): accuracy ' +
-            (100 * m.accuracy).toFixed(2) + '%, macro F1 ' + m.macro_f1.toFixed(4)) : (running ? NU : '');
-        return [changed('status', message), changed('class', 'status status-' + state),
-                changed('epochBar', {width: pct(overall, epochs)}), changed('epochText', epochs ? epoch + ' / ' + epochs : ''),
-                changed('batchBar', {width: pct(batch, batches)}), changed('batchText', batches ? batch + ' / ' + batches : ''),
-                running ? NU : '', metrics === NU ? NU : changed('metrics', metrics)];
-    }""",
+    ClientsideFunction("backprop", "status"),
     Output(STATUS, "children"), Output(STATUS, "className"),
     Output(EPOCH_BAR, "style"), Output(EPOCH_TEXT, "children"),
     Output(BATCH_BAR, "style"), Output(BATCH_TEXT, "children"),
@@ -227,12 +197,9 @@ dash.clientside_callback(
 # If a run's progress stops arriving (a lost poll ends the renderer's polling for
 # good), read the run's state from the run cache instead, until it ends.
 dash.clientside_callback(
-    """function(n, live) {
-        const NU = window.dash_clientside.no_update;
-        const seen = window.backpropLiveSeen || Date.now();
-        return (live && live.state === 'running' && Date.now() - seen > %d) ? Date.now() : NU;
-    }""" % STALE_MS,
-    Output(RESYNC, "data"), Input(WATCH, "n_intervals"), State(LIVE, "data"), prevent_initial_call=True,
+    ClientsideFunction("backprop", "watch"),
+    Output(RESYNC, "data"), Input(WATCH, "n_intervals"), State(LIVE, "data"), State(STALE, "data"),
+    prevent_initial_call=True,
 )
 
 

@@ -1,0 +1,107 @@
+/* The dashboard's clientside callbacks, bound from Python with
+ * ClientsideFunction("backprop", <name>). Each runs in the browser with no server
+ * round trip; values that did not change are not sent again (every output set costs
+ * Dash's renderer a pass over the page's components).
+ */
+window.dash_clientside = Object.assign({}, window.dash_clientside, {
+    backprop: (function () {
+        const NU = () => window.dash_clientside.no_update;
+
+        // Remember what was last shown under `scope`; give back only what changed.
+        function differ(scope) {
+            const last = {};
+            return function (key, value) {
+                const text = JSON.stringify(value);
+                if (last[key] === text) { return NU(); }
+                last[key] = text;
+                return value;
+            };
+        }
+        const statusShown = differ("status");
+        const formShown = {};
+
+        return {
+            // app.py: the tab's session id, made on first load and kept in sessionStorage.
+            session: function (ts, current) {
+                if (current && /^[0-9a-f]{32}$/.test(current)) { return NU(); }
+                const bytes = new Uint8Array(16);
+                window.crypto.getRandomValues(bytes);
+                bytes[6] = (bytes[6] & 0x0f) | 0x40;
+                bytes[8] = (bytes[8] & 0x3f) | 0x80;
+                return Array.from(bytes, b => b.toString(16).padStart(2, "0")).join("");
+            },
+
+            // panels/form.py: the messages beside the fields, {component id: text}. Only the
+            // ones that changed are written (typically one of about a hundred).
+            formMessages: function (messages) {
+                for (const [id, text] of Object.entries(messages || {})) {
+                    if (formShown[id] !== text) {
+                        formShown[id] = text;
+                        window.dash_clientside.set_props(id, {children: text});
+                    }
+                }
+                return NU();
+            },
+
+            // panels/training.py: Train needs a valid spec.
+            trainDisabled: function (spec) { return !spec; },
+
+            // panels/training.py: the run's snapshot versions reach the panels through the
+            // gate of assets/refresh.js; the run's last one (done, stopped, failed) at once.
+            gate: function (latest, current, live) {
+                return window.backpropRefresh.gate(latest, current, !live || live.state !== "running");
+            },
+
+            // panels/training.py: progress bars, the status line and the validation metrics.
+            status: function (live) {
+                window.backpropLiveSeen = Date.now();
+                if (!live) { return [NU(), NU(), NU(), NU(), NU(), NU(), NU(), NU()]; }
+                const changed = statusShown;
+                const state = live.state || "idle";
+                const epoch = live.epoch || 0, epochs = live.epochs || 0;
+                const batch = live.batch || 0, batches = live.batches || 0;
+                const running = state === "running";
+                const pct = (part, whole) => whole ? (100 * Math.min(Math.max(part / whole, 0), 1)).toFixed(1) + "%" : "0%";
+                let message = live.message || "";
+                if (running && epochs) {
+                    const speed = Math.round(live.samples_per_s || 0).toLocaleString("en-US");
+                    message += " · epoch " + epoch + " of " + epochs + " · " + speed + " samples/s";
+                }
+                const inEpoch = running && batches && batch !== batches;
+                const overall = (inEpoch ? Math.max(epoch - 1, 0) + batch / batches : epoch);
+                const m = live.metrics;
+                const metrics = (m && m.n) ? ("Validation (" + m.n.toLocaleString("en-US") + " samples): accuracy " +
+                    (100 * m.accuracy).toFixed(2) + "%, macro F1 " + m.macro_f1.toFixed(4)) : (running ? null : "");
+                return [changed("status", message), changed("class", "status status-" + state),
+                        changed("epochBar", {width: pct(overall, epochs)}),
+                        changed("epochText", epochs ? epoch + " / " + epochs : ""),
+                        changed("batchBar", {width: pct(batch, batches)}),
+                        changed("batchText", batches ? batch + " / " + batches : ""),
+                        running ? NU() : "", metrics === null ? NU() : changed("metrics", metrics)];
+            },
+
+            // panels/training.py: a running run whose progress stopped arriving for staleMs
+            // (a lost poll ends the renderer's polling for good) is re-read from the run cache.
+            watch: function (n, live, staleMs) {
+                const seen = window.backpropLiveSeen || Date.now();
+                return (live && live.state === "running" && Date.now() - seen > staleMs) ? Date.now() : NU();
+            },
+
+            // panels/network.py: assets/graph.js toggles an edge's label in Cytoscape's own tap
+            // listener; this mirrors the result into a store and a readout (for tests).
+            edgeReadout: function (tap) {
+                if (!tap || !tap.id || !window.backpropGraph) { return [NU(), NU()]; }
+                const ids = window.backpropGraph.labelled();
+                const readout = JSON.stringify({id: tap.id, shown: ids.indexOf(tap.id) >= 0, label: tap.label,
+                                                w: tap.w, dw: tap.dw, labelled: ids});
+                return [ids, readout];
+            },
+
+            // panels/architecture.py: a tap on a layer chooses it; on the input node, clears the choice.
+            chooseLayer: function (tap) {
+                if (!tap) { return NU(); }
+                return (tap.layer_index === undefined) ? null : tap.layer_index;
+            },
+        };
+    })(),
+});
