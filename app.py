@@ -74,7 +74,7 @@ def header() -> html.Header:
 def serve_layout() -> html.Div:
     return html.Div([
         dcc.Store(id=ids.SESSION, storage_type="session"),
-        dcc.Store(id=ids.SNAPSHOT_VERSION),
+        dcc.Store(id=ids.SNAPSHOT_VERSION), dcc.Store(id=ids.VISIBLE_PANELS),
         header(),
         html.Main([
             html.Aside(form.layout(), className="sidebar"),

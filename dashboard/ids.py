@@ -9,3 +9,6 @@ SNAPSHOT_VERSION = "snapshot-version"
 # dcc.Store: the index of the layer the user chose in the architecture graph (None:
 # no choice yet); the kernel, feature-map, hidden-state and histogram panels follow it.
 SELECTED_LAYER = "selected-layer"
+# dcc.Store: names of the panels on screen (assets/visibility.js; None: all of them). A
+# panel out of view skips a run's refreshes and redraws when it comes into view.
+VISIBLE_PANELS = "visible-panels"

@@ -29,6 +29,13 @@ def stack_rows(page):
     return page.locator("#stack-rows > .stack-row")
 
 
+def look_at(page, panel: str) -> None:
+    """Scroll a panel ("conv", "network", ...: its data-panel name) into view, as a user
+    would: panels out of view skip a run's refreshes (assets/visibility.js) and redraw
+    when they come into view."""
+    page.locator(f"[data-panel={panel}]").scroll_into_view_if_needed()
+
+
 def status(page):
     return page.locator("#train-status")
 
@@ -60,6 +67,7 @@ def graph_weights(page) -> dict[str, float]:
 
 
 def wait_for_graph(page, edge_id: str) -> None:
+    look_at(page, "network")
     page.wait_for_function("id => window.backpropGraph && window.backpropGraph.edgePoint(id)", arg=edge_id,
                            timeout=RUN_TIMEOUT_MS)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from browser import RUN_TIMEOUT_MS, choose, open_dashboard, set_field, stack_rows, status
+from browser import RUN_TIMEOUT_MS, choose, look_at, open_dashboard, set_field, stack_rows, status
 from engine import Sequential
 from engine.text import NUSAX_FOLDER, TextVectorizer, load_nusax
 from helpers import DATA_DIR
@@ -64,6 +64,7 @@ def test_cnn_on_digits_learns_and_its_kernels_move(page, app_server):
     set_field(page, "epochs", 40)
     page.click("#train-button")
     expect(status(page)).to_have_class(re.compile(r"\bstatus-running\b"), timeout=RUN_TIMEOUT_MS)
+    look_at(page, "conv")
     page.wait_for_function("() => { const g = document.querySelector('#conv-kernels .js-plotly-plot');"
                            " return g && g.data && g.data.length > 0; }", timeout=RUN_TIMEOUT_MS)
     first = kernel_z(page)
@@ -79,6 +80,9 @@ def test_cnn_on_digits_learns_and_its_kernels_move(page, app_server):
     z = np.array(kernel_z(page), dtype=float)
     assert z.shape == (8 * 4 - 1, 3)
     # the feature maps of a sample: the picture and one mosaic per conv / pooling layer
+    look_at(page, "conv")
+    page.wait_for_function("() => { const g = document.querySelector('#conv-maps .js-plotly-plot');"
+                           " return g && g.data && g.data.length === 5; }", timeout=RUN_TIMEOUT_MS)
     maps = figure_data(page, "conv-maps")
     assert [t["name"] for t in maps][0] == "input"
     assert len(maps) == 5
@@ -90,6 +94,7 @@ def test_text_lstm_shows_the_hidden_state_of_a_chosen_sentence(page, app_server)
     expect(page.locator("#stack-input")).to_contain_text("(48,)")
     set_field(page, "epochs", 3)
     train_until_done(page)
+    look_at(page, "sequences")
     page.click("#seq-sample")
     page.get_by_role("option", name=re.compile(r"^#3 ·")).click()
     page.wait_for_function("() => { const g = document.querySelector('#seq-states .js-plotly-plot');"
@@ -195,6 +200,7 @@ def test_a_saved_cnn_loads_back_with_the_same_kernels(page, app_server, tmp_path
     use_preset(page, CNN_PRESET)
     set_field(page, "epochs", 3)
     train_until_done(page)
+    look_at(page, "conv")
     page.wait_for_function("() => { const g = document.querySelector('#conv-kernels .js-plotly-plot');"
                            " return g && g.data && g.data.length > 0; }", timeout=RUN_TIMEOUT_MS)
     trained = kernel_z(page)
@@ -209,6 +215,7 @@ def test_a_saved_cnn_loads_back_with_the_same_kernels(page, app_server, tmp_path
         np.testing.assert_allclose(z[4 * f:4 * f + 3, :], W[:, :, 0, f], rtol=1e-4, atol=1e-7)
 
     page.click("#reset-button")
+    look_at(page, "conv")
     expect(page.locator("#conv-note")).to_contain_text("No model yet")
     use_preset(page, "Dense playground (2-8-8-2 tanh on moons)")
     page.locator("#model-load input[type=file]").set_input_files(str(saved))
@@ -216,6 +223,7 @@ def test_a_saved_cnn_loads_back_with_the_same_kernels(page, app_server, tmp_path
     # the form takes on the file's stack and data set
     expect(stack_rows(page)).to_have_count(6)
     expect(page.locator("#stack-input")).to_contain_text("(8, 8, 1)")
+    look_at(page, "conv")
     page.wait_for_function("z => { const g = document.querySelector('#conv-kernels .js-plotly-plot');"
                            " const w = g && g.data && g.data.find(t => t.name === 'weights');"
                            " return w && JSON.stringify(w.z) === JSON.stringify(z); }", arg=trained,

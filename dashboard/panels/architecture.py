@@ -11,7 +11,7 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html
 from viz.architecture import architecture_elements, architecture_stylesheet, architecture_summary
 
 from .. import ids, store
-from .common import same
+from .common import same, when_visible
 
 GRAPH = "architecture-graph"
 SUMMARY = "architecture-summary"
@@ -19,7 +19,7 @@ NO_MODEL = "No model yet: build a network and press Train (or load a model) to s
 
 
 def layout() -> html.Section:
-    return html.Section(className="card panel arch-panel", children=[
+    return html.Section(className="card panel arch-panel", **{"data-panel": "architecture"}, children=[
         html.Div(className="panel-header", children=[
             html.H3("Architecture", className="panel-title"),
             html.Span("each layer with its output shape and parameters · click a layer to inspect it below",
@@ -53,9 +53,9 @@ def refresh_architecture(version: Optional[dict], chosen: Optional[int], current
 
 dash.callback(
     Output(GRAPH, "elements"), Output(SUMMARY, "children"), Output(GRAPH, "layout"), Output(GRAPH, "style"),
-    Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.SELECTED_LAYER, "data"), State(GRAPH, "layout"),
-    State(GRAPH, "elements"), State(SUMMARY, "children"),
-)(refresh_architecture)
+    Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.SELECTED_LAYER, "data"), Input(ids.VISIBLE_PANELS, "data"),
+    State(GRAPH, "layout"), State(GRAPH, "elements"), State(SUMMARY, "children"),
+)(when_visible("architecture", 4, 2)(refresh_architecture))
 
 # A tap on a layer chooses it; on the input node, clears the choice.
 dash.clientside_callback(

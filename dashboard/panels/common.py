@@ -2,6 +2,7 @@
 a sample, and the one-line note a panel shows when it does not apply."""
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Optional
 
 import dash
@@ -14,10 +15,12 @@ VISIBLE, HIDDEN = {}, {"display": "none"}
 NO_MODEL = "No model yet: build a network and press Train (or load a model)."
 
 
-def panel(title: str, hint: str, note_id: str, body_id: str, *body: Any, extra_class: str = "") -> html.Section:
+def panel(name: str, title: str, hint: str, note_id: str, body_id: str, *body: Any,
+          extra_class: str = "") -> html.Section:
     """A card with a title, a hint, a one-line note (shown when the panel does not
-    apply) and a body (shown when it does)."""
-    return html.Section(className=f"card panel {extra_class}".strip(), children=[
+    apply) and a body (shown when it does). ``name`` is what :func:`when_visible` knows
+    it by."""
+    return html.Section(className=f"card panel {extra_class}".strip(), **{"data-panel": name}, children=[
         html.Div(className="panel-header", children=[html.H3(title, className="panel-title"),
                                                       html.Span(hint, className="panel-hint")]),
         html.Div(NO_MODEL, id=note_id, className="panel-note"),
@@ -71,3 +74,25 @@ def same(new: Any, current: Any) -> Any:
     """``new``, or ``dash.no_update`` when the page already has it (re-sending a
     dropdown's options re-renders it, perhaps open under the user's pointer)."""
     return dash.no_update if new == current else new
+
+
+def in_view(name: str, visible: Any) -> bool:
+    """Whether panel ``name`` is on screen, by the ``ids.VISIBLE_PANELS`` store (None: all are)."""
+    return not isinstance(visible, list) or name in visible
+
+
+def when_visible(name: str, n_outputs: int, position: int) -> Callable:
+    """A panel callback that does nothing while the panel is out of view. It is
+    registered with the ``ids.VISIBLE_PANELS`` store as its Input number ``position``
+    (so the panel redraws when it comes into view); the wrapped function is called
+    without that argument."""
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def callback(*args: Any):
+            args = list(args)
+            visible = args.pop(position)
+            if not in_view(name, visible):
+                return dash.no_update if n_outputs == 1 else [dash.no_update] * n_outputs
+            return fn(*args)
+        return callback
+    return wrap

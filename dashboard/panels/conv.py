@@ -19,7 +19,7 @@ from viz.snapshots import layer_label, layer_summary, model_from_snapshot
 
 from .. import ids, store
 from .common import (GRAPH_CONFIG, HIDDEN, NO_MODEL, VISIBLE, choose, layer_indices, layer_options, panel, picker,
-                     same, sample_options)
+                     same, sample_options, when_visible)
 
 NOTE = "conv-note"
 BODY = "conv-body"
@@ -34,7 +34,7 @@ NOT_CONV = ("This network has no convolution: kernels and feature maps appear he
 
 def layout() -> html.Section:
     return panel(
-        "Convolution", "kernels (weights, gradients of the latest batch) and a sample's feature maps, live",
+        "conv", "Convolution", "kernels (weights, gradients of the latest batch) and a sample's feature maps, live",
         NOTE, BODY,
         html.Div([picker("Layer", LAYER, 300)], className="panel-controls"),
         dcc.Graph(id=KERNELS, figure={"data": [], "layout": {"height": 240}}, config=GRAPH_CONFIG),
@@ -104,10 +104,11 @@ dash.callback(
     Output(NOTE, "children"), Output(BODY, "style"), Output(LAYER, "options"), Output(LAYER, "value"),
     Output(KERNELS, "figure"),
     Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.SELECTED_LAYER, "data"), Input(LAYER, "value"),
-    State(LAYER, "options"), State(NOTE, "children"), State(BODY, "style"),
-)(refresh_kernels)
+    Input(ids.VISIBLE_PANELS, "data"), State(LAYER, "options"), State(NOTE, "children"), State(BODY, "style"),
+)(when_visible("conv", 5, 3)(refresh_kernels))
 
 dash.callback(
     Output(SAMPLE, "options"), Output(SAMPLE, "value"), Output(MAPS_NOTE, "children"), Output(MAPS, "figure"),
-    Input(ids.SNAPSHOT_VERSION, "data"), Input(SAMPLE, "value"), State(SAMPLE, "options"), State(MAPS_NOTE, "children"),
-)(refresh_maps)
+    Input(ids.SNAPSHOT_VERSION, "data"), Input(SAMPLE, "value"), Input(ids.VISIBLE_PANELS, "data"),
+    State(SAMPLE, "options"), State(MAPS_NOTE, "children"),
+)(when_visible("conv", 4, 2)(refresh_maps))

@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import dash
 from dash import ALL, ClientsideFunction, Input, Output, Patch, State, ctx, dcc, html, no_update
@@ -75,26 +75,74 @@ def error_id(name: str) -> str:
     return f"ctl-{name}-error"
 
 
-def data_param_id(dataset: str, param: str) -> str:
-    return f"ctl-data-{dataset}-{param}"
+# Param blocks: the fields of the current choice of a select - a data set's parameters,
+# an initialiser's, an optimiser's - drawn when the choice changes. Only the chosen
+# one's fields are in the page: every component costs the renderer on every update.
+def _data_fields(name: Any) -> list[tuple]:
+    info = datasets.DATASETS.get(name) or {}
+    return [(p, d.get("label", p), d["type"], d["default"], d.get("help", ""))
+            for p, d in info.get("params", {}).items() if d["type"] in ("int", "float")]
 
 
-def init_param_id(init: str, param: str) -> str:
-    return f"ctl-init-{init}-{param}"
+def _setting_fields(settings) -> list[tuple]:
+    return [(s.name, s.label, s.kind, s.default, s.help) for s in settings]
 
 
-def optimizer_param_id(optimizer: str, param: str) -> str:
-    return f"ctl-opt-{optimizer}-{param}"
+def _init_fields(name: Any) -> list[tuple]:
+    return _setting_fields(INIT_SETTINGS[name][1] if name in INIT_SETTINGS else ())
 
 
-# Every field with one value, in a fixed order: (key in form values, component id, kind).
-DATA_PARAMS = [(name, pname, p) for name, info in datasets.DATASETS.items()
-               for pname, p in info["params"].items() if p["type"] in ("int", "float")]
-INIT_PARAMS = [(init, s) for init, (_, settings) in INIT_SETTINGS.items() for s in settings]
-OPTIMIZER_PARAMS = [(name, s) for name, cls in OPTIMIZERS.items() for s in cls.settings]
+def _optimizer_fields(name: Any) -> list[tuple]:
+    return _setting_fields(OPTIMIZERS[name].settings if name in OPTIMIZERS else ())
+
+
+# block -> (the select whose choice it follows, the form values' key, fields of a choice, error prefix)
+BLOCKS: dict[str, tuple[str, str, Callable[[Any], list[tuple]], str]] = {
+    "data": (DATASET, "data", _data_fields, "data"),
+    "init": (INIT, "init_params", _init_fields, "init"),
+    "opt": (OPTIMIZER, "optimizer_params", _optimizer_fields, "optimizer"),
+}
+
+
+def block_id(block: str) -> str:
+    return f"ctl-{block}-params"
+
+
+def block_for_id(block: str) -> str:
+    """dcc.Store: the choice a block's fields were drawn for."""
+    return f"ctl-{block}-params-for"
+
+
+def param_type(block: str) -> str:
+    """The pattern-matching type of a block's inputs: ``{"type": ..., "name": param}``."""
+    return f"{block}-param"
+
+
+def param_error_type(block: str) -> str:
+    return f"{block}-param-error"
+
+
+def block_children(block: str, choice: Any, values: Optional[dict] = None) -> list[html.Div]:
+    """The number fields of one choice, holding ``values`` (else the defaults)."""
+    values = values or {}
+    return [html.Div([
+        html.Label(label, className="field-label", title=help_text or None),
+        dcc.Input(id={"type": param_type(block), "name": name}, type="number", value=values.get(name, default),
+                  step="any", debounce=False, className="field-input"),
+        html.Div(id={"type": param_error_type(block), "name": name}, className="field-error", role="alert"),
+    ], className="field") for name, label, _, default, help_text in BLOCKS[block][2](choice)]
+
+
+def param_block(block: str, choice: Any, values: Optional[dict] = None) -> list:
+    return [html.Div(block_children(block, choice, values), id=block_id(block), className="field-grid"),
+            dcc.Store(id=block_for_id(block), data=choice)]
+
+
 NUMBERS = list(spec.FIELDS)          # ctl-<name>
 SELECTS = {"dataset": DATASET, "loss": LOSS, "output_activation": OUTPUT_ACTIVATION, "init": INIT,
            "optimizer": OPTIMIZER}
+
+
 def _options(pairs) -> list[dict]:
     return [{"label": label, "value": value} for value, label in pairs]
 
@@ -207,27 +255,6 @@ def stack_children(rows: list[dict], first_id: int = 0) -> list[html.Div]:
 
 
 # -- layout ----------------------------------------------------------------------------------------------
-def _data_param_fields(values: dict) -> list:
-    blocks = []
-    current = values["dataset"]
-    for name, info in datasets.DATASETS.items():
-        fields = []
-        for pname, p in info["params"].items():
-            if p["type"] not in ("int", "float"):
-                continue
-            value = (values.get("data") or {}).get(pname, p["default"]) if name == current else p["default"]
-            fields.append(number_field(data_param_id(name, pname), p.get("label", pname), value, p.get("help", ""),
-                                       error=f"{data_param_id(name, pname)}-error"))
-        if fields:
-            blocks.append(html.Div(fields, id=f"ctl-data-{name}", className="field-grid",
-                                   style=VISIBLE if name == current else HIDDEN))
-    return blocks
-
-
-def _param_block(block_id: str, fields: list, shown: bool) -> html.Div:
-    return html.Div(fields, id=block_id, className="field-grid", style=VISIBLE if shown else HIDDEN)
-
-
 def _number(name: str, values: dict) -> html.Div:
     label, _, default, help_text, *_ = spec.FIELDS[name]
     return number_field(field_id(name), label, values.get(name, default), help_text, error=error_id(name),
@@ -264,7 +291,7 @@ def layout() -> html.Div:
                          placeholder="Upload a file first"),
             html.Div(id=error_id("csv"), className="field-error", role="alert"),
         ], id=CSV_SECTION, className="csv-section", style=HIDDEN),
-        *_data_param_fields(values),
+        *param_block("data", values["dataset"], values.get("data")),
         html.Div([_number("max_tokens", values), _number("sequence_length", values)], id=TEXT_FIELDS,
                  className="field-grid", style=HIDDEN),
         html.Div([_number("val_percent", values)], id=VAL_FIELDS, className="field-grid"),
@@ -296,22 +323,14 @@ def layout() -> html.Div:
         html.Div(id=TOTAL, className="stack-total"),
         select_field(LOSS, "Loss", _options((n, l.label) for n, l in LOSSES.items()), values["loss"], "loss"),
         select_field(INIT, "Weight initialisation", init_options(), values["init"], "init"),
-        *[_param_block(f"ctl-init-{init}", [number_field(init_param_id(init, s.name), s.label,
-                                                         (values["init_params"] if init == values["init"] else {})
-                                                         .get(s.name, s.default), s.help)
-                                            for s in settings], init == values["init"])
-          for init, (_, settings) in INIT_SETTINGS.items() if settings],
+        *param_block("init", values["init"], values.get("init_params")),
         html.Div([_number("init_seed", values)], className="field-grid"),
     )
     training = _section(
         "Training",
         select_field(OPTIMIZER, "Optimiser", _options((n, c.label or n) for n, c in OPTIMIZERS.items()),
                      values["optimizer"], "optimizer"),
-        *[_param_block(f"ctl-opt-{name}", [number_field(optimizer_param_id(name, s.name), s.label,
-                                                        (values["optimizer_params"] if name == values["optimizer"]
-                                                         else {}).get(s.name, s.default), s.help)
-                                           for s in cls.settings], name == values["optimizer"])
-          for name, cls in OPTIMIZERS.items() if cls.settings],
+        *param_block("opt", values["optimizer"], values.get("optimizer_params")),
         html.Div([_number(n, values) for n in ("learning_rate", "batch_size", "epochs", "l1", "l2")],
                  className="field-grid"),
     )
@@ -352,14 +371,11 @@ def _type_of(type_items: list[dict], row: int) -> Optional[str]:
 # -- callbacks ---------------------------------------------------------------------------------------------------
 @dash.callback(
     Output(DATASET_HELP, "children"), Output(CSV_SECTION, "style"), Output(TEXT_FIELDS, "style"),
-    Output(VAL_FIELDS, "style"),
-    [Output(f"ctl-data-{name}", "style") for name in dict.fromkeys(n for n, _, _ in DATA_PARAMS)],
-    [Output(f"ctl-init-{init}", "style") for init, (_, s) in INIT_SETTINGS.items() if s],
-    [Output(f"ctl-opt-{name}", "style") for name, cls in OPTIMIZERS.items() if cls.settings],
-    Input(DATASET, "value"), Input(INIT, "value"), Input(OPTIMIZER, "value"),
+    Output(VAL_FIELDS, "style"), Input(DATASET, "value"),
 )
-def show_relevant_fields(dataset, init, optimizer):
-    """Show only the parameters of the chosen data set, initialisation and optimiser."""
+def show_relevant_fields(dataset):
+    """The chosen data set's description and the fields it needs (CSV upload, text settings,
+    the validation share unless it has a split of its own)."""
     info = datasets.DATASETS.get(dataset)
     if dataset == data_mod.CSV_OPTION:
         help_text = "Numbers in columns, a header row; one column is the label."
@@ -373,13 +389,23 @@ def show_relevant_fields(dataset, init, optimizer):
                           f"first use, or put it at {download['path']}.")
         if info.get("kind") == data_mod.TEXT:
             help_text += " Its own validation split is used."
-    data_styles = [VISIBLE if name == dataset else HIDDEN for name in dict.fromkeys(n for n, _, _ in DATA_PARAMS)]
-    init_styles = [VISIBLE if name == init else HIDDEN for name, (_, s) in INIT_SETTINGS.items() if s]
-    opt_styles = [VISIBLE if name == optimizer else HIDDEN for name, cls in OPTIMIZERS.items() if cls.settings]
     text = VISIBLE if info and info.get("kind") == data_mod.TEXT else HIDDEN
     own_split = HIDDEN if info and info.get("kind") == data_mod.TEXT else VISIBLE
-    return [help_text, VISIBLE if dataset == data_mod.CSV_OPTION else HIDDEN, text, own_split, *data_styles,
-            *init_styles, *opt_styles]
+    return help_text, VISIBLE if dataset == data_mod.CSV_OPTION else HIDDEN, text, own_split
+
+
+def _register_block(block: str) -> None:
+    """Draw a block's fields (at their defaults) when its select's choice changes."""
+    @dash.callback(Output(block_id(block), "children"), Output(block_for_id(block), "data"),
+                   Input(BLOCKS[block][0], "value"), State(block_for_id(block), "data"), prevent_initial_call=True)
+    def draw_block(choice, drawn_for):
+        if choice == drawn_for:        # already drawn for it (a preset or a loaded file filled it in)
+            raise PreventUpdate
+        return block_children(block, choice), choice
+
+
+for _block in BLOCKS:
+    _register_block(_block)
 
 
 def _csv_header(data: bytes) -> list[str]:
@@ -503,30 +529,28 @@ def _row_values(values: dict, kind: dict) -> dict:
 
 
 # Fields apply_form sets, in its outputs' order.
-_VALUE_FIELDS = ([DATASET, LOSS, OUTPUT_ACTIVATION, INIT, OPTIMIZER]
-                 + [field_id(n) for n in NUMBERS]
-                 + [data_param_id(name, p) for name, p, _ in DATA_PARAMS]
-                 + [init_param_id(init, s.name) for init, s in INIT_PARAMS]
-                 + [optimizer_param_id(name, s.name) for name, s in OPTIMIZER_PARAMS])
+_VALUE_FIELDS = [*SELECTS.values(), *(field_id(n) for n in NUMBERS)]
 
 
 def form_values(form: dict) -> list:
     """The values of :data:`_VALUE_FIELDS` that show ``form`` (no_update where it is silent)."""
-    def get(d: Optional[dict], key: str):
-        return (d or {}).get(key, no_update)
-    out = [form.get(k, no_update) for k in SELECTS]
-    out += [form.get(n, no_update) for n in NUMBERS]
-    out += [get(form.get("data"), p) if name == form.get("dataset") else no_update for name, p, _ in DATA_PARAMS]
-    out += [get(form.get("init_params"), s.name) if init == form.get("init") else no_update
-            for init, s in INIT_PARAMS]
-    out += [get(form.get("optimizer_params"), s.name) if name == form.get("optimizer") else no_update
-            for name, s in OPTIMIZER_PARAMS]
+    return [form.get(k, no_update) for k in SELECTS] + [form.get(n, no_update) for n in NUMBERS]
+
+
+def block_outputs(form: dict) -> list:
+    """Each block's fields and the choice they are for, as ``form`` has them."""
+    out = []
+    for block, (_, key, _, _) in BLOCKS.items():
+        choice = form.get({"data": "dataset", "init": "init", "opt": "optimizer"}[block])
+        out += [block_children(block, choice, form.get(key)), choice]
     return out
 
 
 @dash.callback(
     Output(STACK, "children", allow_duplicate=True),
     [Output(cid, "value") for cid in _VALUE_FIELDS],
+    [o for block in BLOCKS for o in (Output(block_id(block), "children", allow_duplicate=True),
+                                     Output(block_for_id(block), "data", allow_duplicate=True))],
     Output(PRESET, "value"), Output(PRESET_NOTE, "children"),
     Input(PRESET, "value"), Input(ADOPT, "data"),
     State({"type": KIND, "row": ALL}, "id"),
@@ -544,7 +568,7 @@ def apply_form(preset, adopt, rows):
     else:
         raise PreventUpdate
     first = max((r["row"] for r in rows), default=-1) + 1     # fresh ids: no stale value is reused
-    return [stack_children(form.get("layers") or [], first), *form_values(form), None, note]
+    return [stack_children(form.get("layers") or [], first), *form_values(form), *block_outputs(form), None, note]
 
 
 _MESSAGE_KEYS = ["dataset", "csv", "layers", "output", "loss", "output_activation", "init", "optimizer", *NUMBERS]
@@ -553,39 +577,31 @@ _MESSAGE_KEYS = ["dataset", "csv", "layers", "output", "loss", "output_activatio
 @dash.callback(
     Output(CONFIG, "data"), Output(MESSAGES, "data"),
     Output({"type": SHAPE, "row": ALL}, "children"), Output({"type": ROW_ERROR, "row": ALL}, "children"),
+    [Output({"type": param_error_type(block), "name": ALL}, "children") for block in BLOCKS],
     Input(DATASET, "value"), Input(CSV_META, "data"),
     Input({"type": TYPE, "row": ALL}, "value"), Input({"type": SETTING, "row": ALL, "name": ALL}, "value"),
     Input({"type": INNER, "row": ALL}, "value"),
     Input(OUTPUT_ACTIVATION, "value"), Input(LOSS, "value"), Input(INIT, "value"), Input(OPTIMIZER, "value"),
     [Input(field_id(n), "value") for n in NUMBERS],
-    [Input(data_param_id(name, p), "value") for name, p, _ in DATA_PARAMS],
-    [Input(init_param_id(init, s.name), "value") for init, s in INIT_PARAMS],
-    [Input(optimizer_param_id(name, s.name), "value") for name, s in OPTIMIZER_PARAMS],
+    [Input({"type": param_type(block), "name": ALL}, "value") for block in BLOCKS],
 )
 def check_form(dataset, csv_meta, _types, _settings, _inners, out_act, loss, init, optimizer, *values):
     """Check the form on every change: the spec, the messages, each row's shape."""
     numbers = dict(zip(NUMBERS, values[:len(NUMBERS)]))
-    rest = values[len(NUMBERS):]
-    data_values, rest = rest[:len(DATA_PARAMS)], rest[len(DATA_PARAMS):]
-    init_values, opt_values = rest[:len(INIT_PARAMS)], rest[len(INIT_PARAMS):]
+    first_block = 9 + len(NUMBERS)           # where the blocks' inputs start in ctx.inputs_list
+    blocks = {block: {item["id"]["name"]: item.get("value") for item in ctx.inputs_list[first_block + i]}
+              for i, block in enumerate(BLOCKS)}
     rows = rows_from(ctx.inputs_list[2], ctx.inputs_list[3], ctx.inputs_list[4])
     form = {"dataset": dataset, "output_activation": out_act, "loss": loss, "init": init, "optimizer": optimizer,
             "layers": rows, **numbers,
-            "data": {p: v for (name, p, _), v in zip(DATA_PARAMS, data_values) if name == dataset},
-            "init_params": {s.name: v for (i, s), v in zip(INIT_PARAMS, init_values) if i == init},
-            "optimizer_params": {s.name: v for (o, s), v in zip(OPTIMIZER_PARAMS, opt_values) if o == optimizer}}
+            **{BLOCKS[block][1]: fields for block, fields in blocks.items()}}
     try:
         checked = spec.check(form, csv_meta)
     except Exception as exc:  # a rule should never crash the page; say what went wrong instead
         checked = spec.Checked(None, {"dataset": f"This combination could not be checked: {exc}"})
     errors = checked.errors
     messages = {error_id(k): errors.get(k, "") for k in _MESSAGE_KEYS}
-    messages.update({f"{data_param_id(name, p)}-error": errors.get(f"data.{p}", "") if name == dataset else ""
-                     for name, p, _ in DATA_PARAMS})
-    messages.update({f"{init_param_id(i, s.name)}-error": errors.get(f"init.{s.name}", "") if i == init else ""
-                     for i, s in INIT_PARAMS})
-    messages.update({f"{optimizer_param_id(o, s.name)}-error": errors.get(f"optimizer.{s.name}", "")
-                     if o == optimizer else "" for o, s in OPTIMIZER_PARAMS})
+    block_messages = [[errors.get(f"{BLOCKS[block][3]}.{name}", "") for name in blocks[block]] for block in BLOCKS]
     shapes, row_messages = [], []
     for i in range(len(rows)):
         info = checked.rows[i] if i < len(checked.rows) else {}
@@ -601,7 +617,7 @@ def check_form(dataset, csv_meta, _types, _settings, _inners, out_act, loss, ini
         TOTAL: f"{checked.total_params:,} parameters in all" if checked.total_params is not None else "",
         FORM_STATUS: "" if checked.spec else f"{n} field{'s' if n != 1 else ''} to fix before training",
     })
-    return [checked.spec, messages, shapes, row_messages]
+    return [checked.spec, messages, shapes, row_messages, *block_messages]
 
 
 # The messages reach the page in the browser, only those that changed (assets/clientside.js).

@@ -18,6 +18,7 @@ from viz.distributions import distribution_spec
 from viz.snapshots import kernel_name, layer_label
 
 from .. import ids, store
+from .common import when_visible
 
 LAYER_SELECT = "hist-layer-select"
 WEIGHTS_GRAPH = "hist-weights-graph"
@@ -28,7 +29,7 @@ GRAPH_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "sel
 
 
 def layout() -> html.Section:
-    return html.Section(className="hist-panel", children=[
+    return html.Section(className="hist-panel", **{"data-panel": "histograms"}, children=[
         html.Div(className="hist-header", children=[
             html.H3("Weights and gradients", className="hist-title"),
             html.Span("per layer, weight matrices only (biases excluded); gradients of the latest batch",
@@ -97,5 +98,5 @@ dash.callback(
     Output(WEIGHTS_GRAPH, "figure"), Output(GRADS_GRAPH, "figure"), Output(LAYER_SELECT, "options"),
     Output(LAYER_SELECT, "value"),
     Input(ids.SNAPSHOT_VERSION, "data"), Input(LAYER_SELECT, "value"), Input(ids.SELECTED_LAYER, "data"),
-    State(LAYER_SELECT, "options"),
-)(refresh_histograms)
+    Input(ids.VISIBLE_PANELS, "data"), State(LAYER_SELECT, "options"),
+)(when_visible("histograms", 4, 3)(refresh_histograms))

@@ -30,6 +30,7 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html
 from viz import network as graph
 
 from .. import ids, store
+from .common import when_visible
 
 GRAPH = "network-graph"
 SUMMARY = "network-graph-summary"
@@ -54,7 +55,7 @@ NO_MODEL = "No model yet: build a network and start training to see it here."
 
 # -- layout ----------------------------------------------------------------------
 def layout() -> html.Div:
-    return html.Section(className="graph-panel", children=[
+    return html.Section(className="graph-panel", **{"data-panel": "network"}, children=[
         html.Div(className="graph-header", children=[
             html.H3("Network", className="graph-title"),
             html.Div(className="graph-legend", children=[
@@ -282,8 +283,8 @@ dash.callback(
     Output(GRAPH, "elements"), Output(SUMMARY, "children"), Output(LAYER_SELECT, "options"),
     Output(GRAPH, "layout"), Output(NEURON_CHOICE, "data"),
     Input(ids.SNAPSHOT_VERSION, "data"), Input(NEURON_CHOICE, "data"), Input(EDGES_PER_PAIR, "value"),
-    State(GRAPH, "layout"), State(LAYER_SELECT, "options"),
-)(refresh_graph)
+    Input(ids.VISIBLE_PANELS, "data"), State(GRAPH, "layout"), State(LAYER_SELECT, "options"),
+)(when_visible("network", 5, 3)(refresh_graph))
 
 dash.callback(
     Output(NEURON_CHOICE, "data", allow_duplicate=True), Output(CHOICE_MESSAGE, "children"),
@@ -296,8 +297,8 @@ dash.callback(
 
 dash.callback(
     Output(NEURON_PANEL, "children"),
-    Input(GRAPH, "tapNodeData"), Input(ids.SNAPSHOT_VERSION, "data"),
-)(neuron_panel)
+    Input(GRAPH, "tapNodeData"), Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.VISIBLE_PANELS, "data"),
+)(when_visible("network", 1, 2)(neuron_panel))
 
 # The label itself is toggled by assets/graph.js (a Cytoscape tap listener adds or
 # removes the class graph.LABELLED_CLASS: no server round trip, no restyle of the

@@ -30,7 +30,7 @@ from viz import regions as figure_builders
 from viz.snapshots import task_of
 
 from .. import ids, store
-from .common import same
+from .common import same, when_visible
 
 GRAPH = "regions-graph"
 GRAPH_WRAP = "regions-graph-wrap"
@@ -52,7 +52,7 @@ NO_POINTS = ("Train on this data set to see its points and regions here (a loade
 
 
 def layout() -> html.Section:
-    return html.Section(className="regions-panel", children=[
+    return html.Section(className="regions-panel", **{"data-panel": "regions"}, children=[
         html.Div(className="regions-header", children=[
             html.H3("Decision regions", className="regions-title"),
             html.Span(CAPTION_IDLE, id=CAPTION, className="regions-caption"),
@@ -106,6 +106,6 @@ def refresh_regions(version: Optional[dict], note_now: Any = None, caption_now: 
 
 dash.callback(
     Output(GRAPH, "figure"), Output(NOTE, "children"), Output(CAPTION, "children"), Output(GRAPH_WRAP, "style"),
-    Input(ids.SNAPSHOT_VERSION, "data"), State(NOTE, "children"), State(CAPTION, "children"),
-    State(GRAPH_WRAP, "style"),
-)(refresh_regions)
+    Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.VISIBLE_PANELS, "data"), State(NOTE, "children"),
+    State(CAPTION, "children"), State(GRAPH_WRAP, "style"),
+)(when_visible("regions", 4, 1)(refresh_regions))

@@ -22,7 +22,7 @@ from viz.snapshots import layer_label, model_from_snapshot
 
 from .. import ids, store
 from .common import (GRAPH_CONFIG, HIDDEN, NO_MODEL, VISIBLE, choose, layer_indices, layer_options, panel, picker,
-                     same, sample_options)
+                     same, sample_options, when_visible)
 
 NOTE = "seq-note"
 BODY = "seq-body"
@@ -39,7 +39,7 @@ STATE_NAMES = {"h": "hidden state h", "i": "input gate i", "f": "forget gate f",
 
 def layout() -> html.Section:
     return panel(
-        "Sequences", "a recurrent layer's state over a sentence's tokens, and the embeddings, live",
+        "sequences", "Sequences", "a recurrent layer's state over a sentence's tokens, and the embeddings, live",
         NOTE, BODY,
         html.Div([picker("Layer", LAYER, 300), picker("Sentence", SAMPLE, 420)], className="panel-controls"),
         html.Div(id=STATES_NOTE, className="panel-note"),
@@ -122,8 +122,9 @@ dash.callback(
     Output(NOTE, "children"), Output(BODY, "style"), Output(LAYER, "options"), Output(LAYER, "value"),
     Output(SAMPLE, "options"), Output(SAMPLE, "value"), Output(STATES_NOTE, "children"), Output(STATES, "figure"),
     Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.SELECTED_LAYER, "data"), Input(LAYER, "value"),
-    Input(SAMPLE, "value"), State(LAYER, "options"), State(SAMPLE, "options"), State(NOTE, "children"),
-    State(BODY, "style"), State(STATES_NOTE, "children"),
-)(refresh_states)
+    Input(SAMPLE, "value"), Input(ids.VISIBLE_PANELS, "data"), State(LAYER, "options"), State(SAMPLE, "options"),
+    State(NOTE, "children"), State(BODY, "style"), State(STATES_NOTE, "children"),
+)(when_visible("sequences", 8, 4)(refresh_states))
 
-dash.callback(Output(EMBEDDINGS, "figure"), Input(ids.SNAPSHOT_VERSION, "data"))(refresh_embeddings)
+dash.callback(Output(EMBEDDINGS, "figure"), Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.VISIBLE_PANELS, "data"),
+              )(when_visible("sequences", 1, 1)(refresh_embeddings))
