@@ -7,8 +7,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     backprop: (function () {
         const NU = () => window.dash_clientside.no_update;
 
-        // Remember what was last shown under `scope`; give back only what changed.
-        function differ(scope) {
+        // Remember what was last shown; give back only what changed.
+        function differ() {
             const last = {};
             return function (key, value) {
                 const text = JSON.stringify(value);
@@ -17,7 +17,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 return value;
             };
         }
-        const statusShown = differ("status");
+        const statusShown = differ();
+        const STALE_MS = 3000;      // dashboard/panels/training.py STALE_MS
         const formShown = {};
 
         return {
@@ -80,11 +81,11 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                         running ? NU() : "", metrics === null ? NU() : changed("metrics", metrics)];
             },
 
-            // panels/training.py: a running run whose progress stopped arriving for staleMs
+            // panels/training.py: a running run whose progress stopped arriving for STALE_MS
             // (a lost poll ends the renderer's polling for good) is re-read from the run cache.
-            watch: function (n, live, staleMs) {
+            watch: function (n, live) {
                 const seen = window.backpropLiveSeen || Date.now();
-                return (live && live.state === "running" && Date.now() - seen > staleMs) ? Date.now() : NU();
+                return (live && live.state === "running" && Date.now() - seen > STALE_MS) ? Date.now() : NU();
             },
 
             // panels/network.py: assets/graph.js toggles an edge's label in Cytoscape's own tap

@@ -1,6 +1,6 @@
-/* The network graph's browser side (components/network_graph.py).
+/* The network graph's browser side (dashboard/panels/network.py).
  *
- * Clicking an edge toggles the class "labelled" on it (engine.figures.LABELLED_CLASS),
+ * Clicking an edge toggles the class "labelled" on it (viz.network.LABELLED_CLASS),
  * which shows its data(label): "w = ...\ndL/dw = ...". This runs in Cytoscape's own tap
  * listener, so the label appears on the next frame with no Dash round trip. The
  * labelled ids outlive graph refreshes: an edge that comes back gets its label again.

@@ -1,10 +1,10 @@
-/* The pace of the live panels (components/training.py).
+/* The pace of the live panels (dashboard/panels/training.py).
  *
  * A training run sends a new snapshot version every PUBLISH_S; every version redraws the
  * charts, the network graph, the histograms and the other panels, which costs the browser
  * (and the server) far more than the job's update. The run's versions land in the store
  * "snapshot-latest"; this gate forwards the newest one to the store "snapshot-version"
- * (components.ids.SNAPSHOT_VERSION), which the panels listen to,
+ * (dashboard.ids.SNAPSHOT_VERSION), which the panels listen to,
  *
  * - at most every max(MIN_MS, COST_FACTOR x the main-thread time the last redraw took):
  *   a slow or busy browser gets fewer versions, never stale ones;

@@ -274,7 +274,8 @@ def build_shape(kind: str, config: dict, shape: tuple[int, ...]) -> tuple[Option
 
 
 def shape_text(shape: Optional[tuple]) -> str:
-    return "?" if shape is None else "(" + ", ".join(f"{n:,}" for n in shape) + ("," if len(shape) == 1 else "") + ")"
+    """``(8, 8, 1)``, ``(64,)``: a sample's shape as Keras prints it."""
+    return "?" if shape is None else str(tuple(int(n) for n in shape))
 
 
 # -- the whole form ---------------------------------------------------------------------------------

@@ -466,9 +466,15 @@ class Sequential:
         missing = [k for k in ("input_shape", "layers") if k not in config]
         if missing:
             raise ValueError(f"config lacks {', '.join(missing)}")
+        if not isinstance(config["layers"], (list, tuple)) or not all(isinstance(l, Mapping) and "type" in l
+                                                                      for l in config["layers"]):
+            raise ValueError("config layers must be a list of {\"type\": ..., \"config\": {...}}")
         defaults = {"loss": "mse", "optimizer": "sgd", "optimizer_params": None, "l1": 0.0, "l2": 0.0,
                     "dtype": "float32", "seed": None}
-        return Sequential._from_model_config({**defaults, **dict(config)})
+        try:
+            return Sequential._from_model_config({**defaults, **dict(config)})
+        except TypeError as exc:   # an argument a layer does not take
+            raise ValueError(f"config does not describe a model: {exc}") from None
 
     def _model_config(self) -> dict[str, Any]:
         return {"layers": [{"type": type(l).__name__, "config": l.get_config()} for l in self.layers],
@@ -488,7 +494,10 @@ class Sequential:
 
         ``metadata`` (JSON-able plain data, e.g. how the data were prepared) is kept
         with the model; ``load`` gives it back as ``model.metadata``."""
-        metadata = dict(self.metadata if metadata is None else metadata)
+        metadata = self.metadata if metadata is None else metadata
+        if not isinstance(metadata, Mapping):
+            raise ValueError(f"metadata must be a dict of plain data (got {type(metadata).__name__})")
+        metadata = dict(metadata)
         try:
             json.dumps(metadata, allow_nan=False)
         except (TypeError, ValueError) as exc:

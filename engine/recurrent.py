@@ -287,7 +287,7 @@ class _Recurrent(Layer):
         in the input's order."""
         if self.go_backwards:
             values = values[::-1]
-        return np.ascontiguousarray(values.transpose(1, 0, 2))
+        return np.array(values.transpose(1, 0, 2))      # a copy: the layer's own arrays stay its own
 
     def _scan(self, XW, M):
         raise NotImplementedError

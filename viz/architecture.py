@@ -40,8 +40,7 @@ def layer_group(layer_type: str) -> str:
 
 
 def _shape(shape: Any) -> str:
-    shape = tuple(int(n) for n in shape)
-    return "(" + ", ".join(f"{n:,}" for n in shape) + ("," if len(shape) == 1 else "") + ")"
+    return str(tuple(int(n) for n in shape))
 
 
 def _n_params(layer: Mapping[str, Any]) -> int:

@@ -46,7 +46,6 @@ RESET = "reset-button"
 RUN_FIELDSET = "train-fieldset"  # disabled while a run is on: Train, Reset, Save, Load
 WATCH = "train-watch"            # dcc.Interval: looks for a run whose progress stopped arriving
 RESYNC = "train-resync"          # dcc.Store: set when the page should re-read the run's state
-STALE = "train-stale-ms"         # dcc.Store: STALE_MS, for the watch in the browser
 STATUS = "train-status"
 STOP_NOTE = "train-stop-note"
 METRICS = "train-metrics"
@@ -61,7 +60,7 @@ KERAS = "keras-load"
 MODEL_MESSAGE = "model-message"
 
 POLL_MS = 300        # how often the page asks for progress
-STALE_MS = 3000      # a running run with no news for this long is re-read from the run cache
+STALE_MS = 3000      # a running run with no news for this long is re-read (assets/clientside.js: watch)
 KERAS_SUFFIXES = (".weights.h5", ".keras")
 
 
@@ -78,7 +77,6 @@ def layout() -> html.Div:
     """Buttons, progress, status, the charts, and the model file controls."""
     return html.Div([
         dcc.Store(id=LIVE), dcc.Store(id=RESULT), dcc.Store(id=RESYNC), dcc.Store(id=LATEST),
-        dcc.Store(id=STALE, data=STALE_MS),
         dcc.Interval(id=WATCH, interval=STALE_MS // 2),
         dcc.Download(id=DOWNLOAD),
         html.Div([
@@ -198,8 +196,7 @@ dash.clientside_callback(
 # good), read the run's state from the run cache instead, until it ends.
 dash.clientside_callback(
     ClientsideFunction("backprop", "watch"),
-    Output(RESYNC, "data"), Input(WATCH, "n_intervals"), State(LIVE, "data"), State(STALE, "data"),
-    prevent_initial_call=True,
+    Output(RESYNC, "data"), Input(WATCH, "n_intervals"), State(LIVE, "data"), prevent_initial_call=True,
 )
 
 
