@@ -337,26 +337,33 @@ def _data_part(form: dict, csv_meta: Optional[dict], errors: dict) -> tuple[dict
     return data, facts
 
 
+def _engine_params(settings, raw: dict, prefix: str, errors: dict, build) -> dict[str, Any]:
+    """The numbers of an engine part's settings, checked by building the part
+    (``build(params)``); messages go under ``"<prefix>.<setting>"`` (or ``prefix``)."""
+    params: dict[str, Any] = {}
+    for s in settings:
+        x, msg = number(raw.get(s.name, s.default), s.kind)
+        if msg:
+            errors[f"{prefix}.{s.name}"] = msg
+        else:
+            params[s.name] = x
+    if not any(k.startswith(prefix + ".") for k in errors):
+        try:
+            build(params)
+        except ValueError as exc:
+            where = _engine_field(str(exc), [s.name for s in settings])
+            errors[f"{prefix}.{where}" if where else prefix] = str(exc)
+    return params
+
+
 def _network_init(form: dict, errors: dict) -> tuple[str, dict]:
     init = form.get("init")
     if init not in INITIALIZERS:
         errors["init"] = "Choose an initialiser"
         return "xavier", {}
-    raw = form.get("init_params") or {}
-    params: dict[str, Any] = {}
-    for s in INIT_SETTINGS[init][1]:
-        x, msg = number(raw.get(s.name, s.default), s.kind)
-        if msg:
-            errors[f"init.{s.name}"] = msg
-        else:
-            params[s.name] = x
-    if not any(k.startswith("init.") for k in errors):
-        try:
-            check_init(init, params)
-        except ValueError as exc:
-            where = _engine_field(str(exc), [s.name for s in INIT_SETTINGS[init][1]]) or "init"
-            errors[f"init.{where}" if where != "init" else "init"] = str(exc)
-    if any(k.startswith("init.") for k in errors):
+    params = _engine_params(INIT_SETTINGS[init][1], form.get("init_params") or {}, "init", errors,
+                            lambda p: check_init(init, p))
+    if any(k == "init" or k.startswith("init.") for k in errors):
         return "xavier", {}       # the rows are checked as if it were valid: one message, beside the field
     return init, params
 
@@ -366,22 +373,9 @@ def _optimizer(form: dict, errors: dict) -> tuple[Optional[str], dict]:
     if name not in OPTIMIZERS:
         errors["optimizer"] = "Choose an optimiser"
         return None, {}
-    raw = form.get("optimizer_params") or {}
-    params: dict[str, Any] = {}
     cls = OPTIMIZERS[name]
-    for s in cls.settings:
-        x, msg = number(raw.get(s.name, s.default), s.kind)
-        if msg:
-            errors[f"optimizer.{s.name}"] = msg
-        else:
-            params[s.name] = x
-    if not any(k.startswith("optimizer.") for k in errors):
-        try:
-            cls(**params)
-        except ValueError as exc:
-            where = _engine_field(str(exc), [s.name for s in cls.settings])
-            errors[f"optimizer.{where}" if where else "optimizer"] = str(exc)
-    return name, params
+    return name, _engine_params(cls.settings, form.get("optimizer_params") or {}, "optimizer", errors,
+                                lambda p: cls(**p))
 
 
 def _output_rules(loss: Any, out_act: Any, facts: Optional[dict], errors: dict) -> None:

@@ -156,6 +156,13 @@ def celery_app_server(redis_url, celery_worker, tmp_path_factory):
         yield url
 
 
+@pytest.fixture
+def shared_data(monkeypatch):
+    """Data sets from the shared data folder (the NusaX CSVs for text presets), never a download."""
+    monkeypatch.setenv("BACKPROP_DATA_DIR", str(DATA_DIR))
+    monkeypatch.delenv("NUSAX_DIR", raising=False)
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Headless Debian Chromium driven by Playwright."""

@@ -41,3 +41,8 @@ def analytic_gradients(model, X, Y) -> dict[tuple[int, str], np.ndarray]:
     model.backward(Y)
     return {(i, name): np.array(getattr(layer, "grad_" + name))
             for i, layer in enumerate(model.layers) for name in layer.param_names}
+
+
+def row(kind: str, **settings) -> dict:
+    """One row of the form's layer stack (``dashboard.spec`` form values)."""
+    return {"type": kind, "settings": settings}

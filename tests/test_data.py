@@ -9,19 +9,12 @@ import pytest
 from dashboard import data, presets, spec
 from engine import datasets
 from engine.text import OOV, TextVectorizer, load_nusax, tokenize
-from tests.helpers import DATA_DIR
+from helpers import DATA_DIR, row
 
 NUSAX_DIR = DATA_DIR / "nusax_sentiment_id"
 
 
-@pytest.fixture(autouse=True)
-def shared_data(monkeypatch):
-    monkeypatch.setenv("BACKPROP_DATA_DIR", str(DATA_DIR))
-    monkeypatch.delenv("NUSAX_DIR", raising=False)
-
-
-def row(kind, **settings):
-    return {"type": kind, "settings": settings}
+pytestmark = pytest.mark.usefixtures("shared_data")
 
 
 def spec_of(preset, **changes):

@@ -19,7 +19,7 @@ import pytest
 from engine import datasets as D
 from engine import text
 from engine.datasets import Dataset, DatasetUnavailableError
-from tests.helpers import DATA_DIR
+from helpers import DATA_DIR
 
 NUSAX_DIR = DATA_DIR / text.NUSAX_FOLDER
 CIFAR_NAMES = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "lorry"]

@@ -13,21 +13,13 @@ import pytest
 from dashboard import presets, spec
 from dashboard.panels.form import csv_facts
 from engine import LAYERS, Sequential
-from tests.helpers import DATA_DIR
+from helpers import DATA_DIR, row
 
 PRESET_NAMES = list(presets.PRESETS)
 TEXT_PRESETS = [name for name in PRESET_NAMES if presets.PRESETS[name][1]["dataset"] == "nusax"]
 
 
-@pytest.fixture(autouse=True)
-def shared_data(monkeypatch):
-    """The NusaX CSVs (text presets) from the shared data folder, never a download."""
-    monkeypatch.setenv("BACKPROP_DATA_DIR", str(DATA_DIR))
-    monkeypatch.delenv("NUSAX_DIR", raising=False)
-
-
-def row(kind, **settings):
-    return {"type": kind, "settings": settings}
+pytestmark = pytest.mark.usefixtures("shared_data")
 
 
 def form(preset=presets.DEFAULT, **changes):

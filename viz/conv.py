@@ -10,24 +10,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from viz.style import GAP_COLOR, GRAY_SCALE, SIGNED_SCALE, UNIT_SCALE, base_layout, fmt, muted, note_figure, plain
+from .style import (COLORBAR, GAP_COLOR, GRAY_SCALE, SIGNED_SCALE, UNIT_SCALE, base_layout, count_text, fmt, muted,
+                    note_figure, plain)
 
 TILES_PER_ROW = 8          # feature-map tiles in one mosaic row
 MAPS_WIDTH = 0.9           # the widest a feature-map mosaic gets (a share of the plot width)
 SUBTITLE_PX = 24           # room above each panel for its subtitle
 NOMINAL_WIDTH_PX = 860     # the width the panels are laid out for (they shrink to fit narrower ones)
-COLORBAR = {"thickness": 10, "outlinewidth": 0, "tickfont": {"size": 10}, "ypad": 0, "xpad": 4}
 
 
 # ---------------------------------------------------------------- helpers
-
-def _count(shown: int, total: int, noun: str) -> str:
-    """'16 of 64 filters', 'all 8 filters', '1 filter'."""
-    plural = noun if total == 1 else noun + "s"
-    if shown < total:
-        return f"{shown:,} of {total:,} {plural}"
-    return f"1 {noun}" if total == 1 else f"all {total:,} {plural}"
-
 
 def _grid(blocks: np.ndarray) -> np.ndarray:
     """Blocks (R, C, h, w) -> one (R*(h+1)-1, C*(w+1)-1) array, the blocks separated by NaN."""
@@ -167,7 +159,7 @@ def kernels_figure(W: Any, dW: Any = None, title: str = "Kernels", max_filters: 
     shown_g = grad[:, :, :nc, :nf] if grad is not None else None
     trained = shown_g is not None and bool(np.any(np.isfinite(shown_g) & (shown_g != 0)))
 
-    heading = f"{title} · {_count(nf, F, 'filter')} × {_count(nc, C, 'input channel')} · {kh}×{kw}"
+    heading = f"{title} · {count_text(nf, F, 'filter')} × {count_text(nc, C, 'input channel')} · {kh}×{kw}"
     rows_cells, cols_cells = nf * (kh + 1) - 1, nc * (kw + 1) - 1
     height = int(np.clip(100 + 9 * rows_cells, 220, 640))
     margin = {"l": 12, "r": 12, "t": 44, "b": 12}
@@ -275,7 +267,7 @@ def feature_maps_figure(image: Any, layers: Sequence[tuple[str, Any]], max_chann
         if scale is SIGNED_SCALE:
             trace["zmid"] = 0
         px = int(np.clip(MAPS_WIDTH * plot_w * rows_cells / cols_cells, 56, 260))
-        rows.append({"trace": trace, "label": f"{label} · " + muted(f"{_count(n, C, 'channel')}, {h}×{w}", 12),
+        rows.append({"trace": trace, "label": f"{label} · " + muted(f"{count_text(n, C, 'channel')}, {h}×{w}", 12),
                      "px": px, "width": px * cols_cells / rows_cells / plot_w, "colorbar": True})
 
     plot_h = sum(r["px"] + SUBTITLE_PX for r in rows)

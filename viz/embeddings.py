@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from viz.style import POSITIVE_COLOR, TEXT_COLOR, WHITE_AXIS, base_layout, note_figure, plain
+from .style import POSITIVE_COLOR, TEXT_COLOR, WHITE_AXIS, base_layout, note_figure, plain
 
 FIRST_WORD_ID = 2          # id 0 is padding, id 1 the unknown word
 

@@ -6,18 +6,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from viz.style import SIGNED_SCALE, UNIT_SCALE, base_layout, muted, note_figure, plain
+from .style import COLORBAR, SIGNED_SCALE, UNIT_SCALE, base_layout, count_text, muted, note_figure, plain
 
 MAX_TOKENS = 60
 PANEL_TITLE_PX = 24
-COLORBAR = {"thickness": 10, "outlinewidth": 0, "tickfont": {"size": 10}, "ypad": 0, "xpad": 4}
-
-
-def _count(shown: int, total: int, noun: str) -> str:
-    plural = noun if total == 1 else noun + "s"
-    if shown < total:
-        return f"{shown:,} of {total:,} {plural}"
-    return f"1 {noun}" if total == 1 else f"all {total:,} {plural}"
 
 
 def is_gate(name: str) -> bool:
@@ -65,7 +57,7 @@ def hidden_state_figure(tokens: Sequence[str], states: Mapping[str, Any], max_un
     units_all = max(a.shape[1] for _, a in entries)
     units_shown = max(1, min(units_all, int(max_units)))
     token_part = f"{T:,} tokens" if T == T_all else f"first {T:,} of {T_all:,} tokens"
-    heading = f"{title} · {token_part} · {_count(units_shown, units_all, 'unit')}"
+    heading = f"{title} · {token_part} · {count_text(units_shown, units_all, 'unit')}"
 
     panel_px = []
     for _, a in entries:

@@ -32,6 +32,17 @@ WHITE_AXIS = {"gridcolor": "#EBF0F8", "linecolor": "#EBF0F8", "zerolinecolor": "
 HIDDEN_AXIS = {"visible": False, "showgrid": False, "zeroline": False}
 
 
+COLORBAR = {"thickness": 10, "outlinewidth": 0, "tickfont": {"size": 10}, "ypad": 0, "xpad": 4}
+
+
+def count_text(shown: int, total: int, noun: str) -> str:
+    """'16 of 64 filters', 'all 8 filters', '1 filter': what a view shows of a whole."""
+    plural = noun if total == 1 else noun + "s"
+    if shown < total:
+        return f"{shown:,} of {total:,} {plural}"
+    return f"1 {noun}" if total == 1 else f"all {total:,} {plural}"
+
+
 def fmt(x: float) -> str:
     """A value as the panels print it: four significant digits."""
     return f"{x:.4g}"
