@@ -1,1 +1,3 @@
-"""One module per dashboard panel: its layout, its callbacks and pure figure builders."""
+"""The dashboard: the model spec (``spec``), a run's data (``data``), the training job
+(``jobs``), the run cache (``store``), presets, and the panels (``panels``), one module
+each with its layout and callbacks. ``docs/architecture.md`` maps how they meet."""
