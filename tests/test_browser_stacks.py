@@ -76,9 +76,9 @@ def test_cnn_on_digits_learns_and_its_kernels_move(page, app_server):
     assert kernel_z(page) != first
     expect(status(page)).to_have_class(re.compile(r"\bstatus-done\b"), timeout=RUN_TIMEOUT_MS)
     assert metric(page, "accuracy") >= 90.0
-    # 8 filters of one input channel, 3x3 each, with gaps between the tiles
+    # 8 filters of one input channel, 3x3 each, side by side with gaps between the tiles
     z = np.array(kernel_z(page), dtype=float)
-    assert z.shape == (8 * 4 - 1, 3)
+    assert z.shape == (3, 8 * 4 - 1)
     # the feature maps of a sample: the picture and one mosaic per conv / pooling layer
     look_at(page, "conv")
     page.wait_for_function("() => { const g = document.querySelector('#conv-maps .js-plotly-plot');"
@@ -212,7 +212,7 @@ def test_a_saved_cnn_loads_back_with_the_same_kernels(page, app_server, tmp_path
     W = np.asarray(model.layers[0].W, dtype=float)          # (3, 3, 1, 8)
     z = np.array(trained, dtype=float)
     for f in range(8):
-        np.testing.assert_allclose(z[4 * f:4 * f + 3, :], W[:, :, 0, f], rtol=1e-4, atol=1e-7)
+        np.testing.assert_allclose(z[:, 4 * f:4 * f + 3], W[:, :, 0, f], rtol=1e-4, atol=1e-7)
 
     page.click("#reset-button")
     look_at(page, "conv")
@@ -229,3 +229,14 @@ def test_a_saved_cnn_loads_back_with_the_same_kernels(page, app_server, tmp_path
                            " return w && JSON.stringify(w.z) === JSON.stringify(z); }", arg=trained,
                            timeout=RUN_TIMEOUT_MS)
     expect(page.locator("#train-metrics")).to_contain_text("accuracy")
+
+
+def test_cifar10_says_where_its_file_goes_before_any_download(page, app_server):
+    open_dashboard(page, app_server)
+    use_preset(page, CNN_PRESET)
+    choose(page, "ctl-dataset", "CIFAR-10 (downloads 162 MB on first use)")
+    expect(page.locator("#ctl-dataset-help")).to_contain_text("cifar-10-binary.tar.gz")
+    expect(page.locator("#ctl-dataset-help")).to_contain_text("https://www.cs.toronto.edu/~kriz/")
+    expect(page.locator("#stack-input")).to_contain_text("(32, 32, 3)")
+    expect(stack_rows(page).nth(4).locator(".stack-shape")).to_have_text("→ (1024,) · 0 params")
+    expect(page.locator("#train-button")).to_be_enabled()

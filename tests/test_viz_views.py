@@ -66,18 +66,18 @@ def test_kernel_cells_sit_at_their_mosaic_positions_and_gaps_are_none():
     weights, grads = fig["data"]
     assert (weights["name"], grads["name"]) == ("weights", "gradients")
     z, zg = np.array(weights["z"], dtype=object), np.array(grads["z"], dtype=object)
-    assert z.shape == zg.shape == (3 * (kh + 1) - 1, 2 * (kw + 1) - 1)
+    assert z.shape == zg.shape == (2 * (kh + 1) - 1, 3 * (kw + 1) - 1)    # a row per channel, a column per filter
     for f in range(3):
         for c in range(2):
             for p in range(kh):
                 for q in range(kw):
-                    r, col = f * (kh + 1) + p, c * (kw + 1) + q
+                    r, col = c * (kh + 1) + p, f * (kw + 1) + q
                     assert z[r, col] == 1000 * f + 100 * c + 10 * p + q + 1
                     assert zg[r, col] == pytest.approx(-(1000 * f + 100 * c + 10 * p + q + 1) / 1000)
-                    assert weights["y"][r] == f"filter {f}, row {p}"
-                    assert weights["x"][col] == f"channel {c}, column {q}"
-    gap_rows = [f * (kh + 1) + kh for f in range(2)]
-    gap_cols = [c * (kw + 1) + kw for c in range(1)]
+                    assert weights["y"][r] == f"channel {c}, row {p}"
+                    assert weights["x"][col] == f"filter {f}, column {q}"
+    gap_rows = [c * (kh + 1) + kh for c in range(1)]
+    gap_cols = [f * (kw + 1) + kw for f in range(2)]
     for grid in (z, zg):
         assert all(v is None for r in gap_rows for v in grid[r])
         assert all(v is None for c in gap_cols for v in grid[:, c])
@@ -121,7 +121,7 @@ def test_kernel_without_gradients_says_no_batch_trained_yet(dW):
     assert not any("no batch trained yet" in t for t in annotation_texts(trained))
 
 
-def test_kernel_axes_are_square_tickless_and_filter_zero_on_top():
+def test_kernel_axes_are_square_tickless_and_channel_zero_on_top():
     layout = kernels_figure(np.ones((3, 3, 2, 4)), np.ones((3, 3, 2, 4)))["layout"]
     for x, y in (("xaxis", "yaxis"), ("xaxis2", "yaxis2")):
         assert layout[y]["scaleanchor"] == "x" + x[5:] and layout[y]["autorange"] == "reversed"
@@ -130,9 +130,9 @@ def test_kernel_axes_are_square_tickless_and_filter_zero_on_top():
     assert layout["xaxis"]["domain"][1] < layout["xaxis2"]["domain"][0]
 
 
-def test_kernel_height_grows_with_filter_rows_within_bounds():
-    heights = [kernels_figure(np.ones((3, 3, 1, f)))["layout"]["height"] for f in (1, 4, 8, 16, 64)]
-    assert heights == sorted(heights) and heights[0] >= 220 and heights[-1] <= 640
+def test_kernel_height_grows_with_channel_rows_within_bounds():
+    heights = [kernels_figure(np.ones((3, 3, c, 4)))["layout"]["height"] for c in (1, 4, 8, 16, 64)]
+    assert heights == sorted(heights) and heights[0] >= 180 and heights[-1] <= 640
     assert heights[1] < heights[2]
 
 

@@ -17,7 +17,7 @@ from engine import LAYERS
 from .snapshots import layer_summary
 from .style import FONT
 
-ROW_LENGTH = 7          # layers per row before the chain turns back
+ROW_LENGTH = 6          # boxes per row before the chain turns back
 COLUMN_GAP = 172
 ROW_GAP = 92
 GROUP_COLORS = {"input": ("#f1f5f9", "#64748b"), "dense": ("#ecfdf5", "#0f766e"), "conv": ("#eff6ff", "#2563eb"),

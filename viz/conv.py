@@ -114,31 +114,32 @@ def _image_trace(image: np.ndarray, xaxis: str, yaxis: str) -> tuple[dict[str, A
 # ---------------------------------------------------------------- kernels
 
 def _kernel_mosaic(K: np.ndarray) -> np.ndarray:
-    """(kh, kw, channels, filters) -> one row of tiles per filter, one column per channel."""
-    return _grid(K.transpose(3, 2, 0, 1))
+    """(kh, kw, channels, filters) -> one column of tiles per filter, one row per input
+    channel (a wide picture: a layer has more filters than a panel has rows)."""
+    return _grid(K.transpose(2, 3, 0, 1))
 
 
 def _mosaic_labels(n_filters: int, n_channels: int, kh: int, kw: int) -> tuple[list[str], list[str]]:
-    """Category labels of the mosaic's columns and rows: each names its channel and kernel
-    column (filter and kernel row), so the hover reads them; gap cells get labels of their own."""
+    """Category labels of the mosaic's columns and rows: each names its filter and kernel
+    column (channel and kernel row), so the hover reads them; gap cells get labels of their own."""
     xs: list[str] = []
-    for c in range(n_channels):
-        xs += [f"channel {c}, column {q}" for q in range(kw)]
-        if c < n_channels - 1:
-            xs.append(f"gap after channel {c}")
-    ys: list[str] = []
     for f in range(n_filters):
-        ys += [f"filter {f}, row {p}" for p in range(kh)]
+        xs += [f"filter {f}, column {q}" for q in range(kw)]
         if f < n_filters - 1:
-            ys.append(f"gap after filter {f}")
+            xs.append(f"gap after filter {f}")
+    ys: list[str] = []
+    for c in range(n_channels):
+        ys += [f"channel {c}, row {p}" for p in range(kh)]
+        if c < n_channels - 1:
+            ys.append(f"gap after channel {c}")
     return xs, ys
 
 
 def kernels_figure(W: Any, dW: Any = None, title: str = "Kernels", max_filters: int = 16,
                    max_channels: int = 8) -> dict[str, Any]:
     """A Conv2D kernel ``W`` (kh, kw, in_channels, filters) beside its gradient ``dW``
-    (same shape, or None before the first batch): one row of kh×kw tiles per filter,
-    one column per input channel, each side on its own colour scale symmetric about 0.
+    (same shape, or None before the first batch): one column of kh×kw tiles per filter,
+    one row per input channel, each side on its own colour scale symmetric about 0.
 
     A Conv1D kernel (k, in_channels, filters) is drawn as 1×k tiles."""
     W = np.asarray(W, dtype=np.float64)
@@ -160,8 +161,8 @@ def kernels_figure(W: Any, dW: Any = None, title: str = "Kernels", max_filters: 
     trained = shown_g is not None and bool(np.any(np.isfinite(shown_g) & (shown_g != 0)))
 
     heading = f"{title} · {count_text(nf, F, 'filter')} × {count_text(nc, C, 'input channel')} · {kh}×{kw}"
-    rows_cells, cols_cells = nf * (kh + 1) - 1, nc * (kw + 1) - 1
-    height = int(np.clip(100 + 9 * rows_cells, 220, 640))
+    rows_cells, cols_cells = nc * (kh + 1) - 1, nf * (kw + 1) - 1
+    height = int(np.clip(100 + 9 * rows_cells, 180, 640))
     margin = {"l": 12, "r": 12, "t": 44, "b": 12}
     plot_h = height - margin["t"] - margin["b"]
     top = 1.0 - SUBTITLE_PX / plot_h

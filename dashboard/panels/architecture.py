@@ -8,7 +8,7 @@ import dash
 import dash_cytoscape as cyto
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
-from viz.architecture import architecture_elements, architecture_stylesheet, architecture_summary
+from viz.architecture import ROW_LENGTH, architecture_elements, architecture_stylesheet, architecture_summary
 
 from .. import ids, store
 from .common import same, when_visible
@@ -43,12 +43,12 @@ def refresh_architecture(version: Optional[dict], chosen: Optional[int], current
         return same([], current_elements), same(NO_MODEL, current_summary), dash.no_update, dash.no_update
     elements = architecture_elements(snapshot, chosen if isinstance(chosen, int) else None)
     graph_layout = {"name": "preset", "fit": True, "padding": 16, "n": len(snapshot["layers"])}
-    rows = -(-(len(snapshot["layers"]) + 1) // 7)
+    rows = -(-(len(snapshot["layers"]) + 1) // ROW_LENGTH)
     summary = architecture_summary(snapshot)
     if isinstance(chosen, int) and 0 <= chosen < len(snapshot["layers"]):
         summary += f" · layer {chosen + 1} chosen"
     return (same(elements, current_elements), same(summary, current_summary), same(graph_layout, current_layout),
-            {"width": "100%", "height": f"{60 + 92 * rows}px"} if graph_layout != current_layout else dash.no_update)
+            {"width": "100%", "height": f"{40 + 96 * rows}px"} if graph_layout != current_layout else dash.no_update)
 
 
 dash.callback(

@@ -34,6 +34,8 @@ from engine.initializers import INIT_SETTINGS
 from .. import data as data_mod
 from .. import ids, presets, spec, store
 
+VISIBLE, HIDDEN = {}, {"display": "none"}
+
 # -- ids -------------------------------------------------------------------------------------------
 CONFIG = "form-config"            # dcc.Store: the spec, or None while the form is invalid
 CSV_META = "csv-meta"             # dcc.Store: facts about the uploaded CSV and its label column
@@ -195,7 +197,7 @@ def layer_type_options() -> list[dict]:
     return out
 
 
-def _setting_control(row: int, s, value: Any, inner_kind: Optional[str] = None) -> html.Div:
+def _setting_control(row: int, s, value: Any) -> html.Div:
     cid = {"type": SETTING, "row": row, "name": s.name}
     if s.kind == "layer":
         control = dcc.Dropdown(id={"type": INNER, "row": row}, options=_options((c, c) for c in s.choices),
@@ -342,7 +344,6 @@ def layout() -> html.Div:
 
 
 # -- reading the form -------------------------------------------------------------------------------------
-VISIBLE, HIDDEN = {}, {"display": "none"}
 
 
 def _by_id(items: list[dict]) -> list[tuple[dict, Any]]:
