@@ -35,8 +35,10 @@ window.backpropGraph = (function () {
                 edge.addClass(LABELLED_CLASS);
             }
         });
-        c.on("add", "edge", function (event) {
-            if (labelled.has(event.target.id())) { event.target.addClass(LABELLED_CLASS); }
+        // A refresh may add the edge again, or set its classes anew: the label stays.
+        c.on("add class style", "edge", function (event) {
+            const edge = event.target;
+            if (labelled.has(edge.id()) && !edge.hasClass(LABELLED_CLASS)) { edge.addClass(LABELLED_CLASS); }
         });
     }
 

@@ -1,4 +1,4 @@
-/* Which inspection panels are on screen (or within 200 px of it).
+/* Which inspection panels are on screen.
  *
  * Every element with a data-panel attribute is watched with an IntersectionObserver; the
  * sorted names of those in view go to the store "visible-panels" (dashboard.ids.VISIBLE_PANELS)
@@ -32,7 +32,7 @@
     const observer = new IntersectionObserver(function (entries) {
         for (const entry of entries) { inView.set(entry.target, entry.isIntersecting); }
         if (!timer) { timer = setTimeout(report, 120); }
-    }, {rootMargin: "200px 0px"});
+    }, {rootMargin: "0px"});
 
     // Panels mount after this script runs (and may remount): watch each new one.
     function scan() {

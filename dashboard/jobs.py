@@ -208,7 +208,8 @@ def run(set_progress: Callable[[list], None], session_id: str, spec: dict) -> tu
     store.put_probe(session_id, {**prepared.probe, "dataset_key": key})
     training = spec["training"]
     epochs, batch_size = int(training["epochs"]), int(training["batch_size"])
-    n_batches = math.ceil(len(prepared.X_train) / batch_size)
+    n_train = len(prepared.X_train)
+    n_batches = math.ceil(n_train / batch_size)
     offset = model.epochs_trained
     trace = BatchTrace()
     clock = {"start": time.perf_counter(), "published": 0.0, "stop_checked": 0.0, "samples": 0}
@@ -232,7 +233,7 @@ def run(set_progress: Callable[[list], None], session_id: str, spec: dict) -> tu
     def on_event(m, logs):
         now = time.perf_counter()
         if logs["event"] == "batch":
-            clock["samples"] += batch_size
+            clock["samples"] += min(batch_size, n_train - (logs["batch"] - 1) * batch_size)
             trace.add(offset + logs["epoch"] - 1 + logs["batch"] / logs["batches"], logs["loss"])
         if now - clock["stop_checked"] >= STOP_CHECK_S:
             clock["stop_checked"] = now
@@ -255,9 +256,6 @@ def run(set_progress: Callable[[list], None], session_id: str, spec: dict) -> tu
                                 callbacks=[on_event])
     reason = run_history.get("stop_reason")
     full = join_history(history, run_history)
-    found = metrics(model, prepared.validation[0], prepared.y_val) if prepared.validation else {}
-    store.put_model(session_id, model_bytes(model, spec, full, prepared.summary), key, full,
-                    filename=f"backprop-studio-{prepared.summary['name']}-e{model.epochs_trained}.npz")
     elapsed = time.perf_counter() - started
     if stop["requested"]:
         state, message = "stopped", f"Stopped by you. {reason} The model keeps what it learned."
@@ -266,8 +264,13 @@ def run(set_progress: Callable[[list], None], session_id: str, spec: dict) -> tu
     else:
         done = len(run_history["train_loss"])
         state, message = "done", f"Trained {done} epoch{'s' if done != 1 else ''} in {duration_text(elapsed)}."
-    state_now, version = publish(state, message, run_history, len(run_history["train_loss"]), n_batches,
-                                 metrics=found)
+    epochs_done = len(run_history["train_loss"])
+    # The page shows the end at once; the metrics (a pass over the validation data) follow.
+    set_progress(list(publish(state, message, run_history, epochs_done, n_batches)))
+    found = metrics(model, prepared.validation[0], prepared.y_val) if prepared.validation else {}
+    store.put_model(session_id, model_bytes(model, spec, full, prepared.summary), key, full,
+                    filename=f"backprop-studio-{prepared.summary['name']}-e{model.epochs_trained}.npz")
+    state_now, version = publish(state, message, run_history, epochs_done, n_batches, metrics=found)
     if stop["requested"]:
         state_now["stop_latency_s"] = stop["latency_s"]
         log.info("stop flag seen %.3f s after it was raised", stop["latency_s"])

@@ -16,7 +16,8 @@ from dash import Input, Output, State, dcc, html
 
 from viz.charts import accuracy_figure, loss_figure
 
-from .. import jobs, store
+from .. import ids, jobs, store
+from .common import when_visible
 
 LOSS_GRAPH = "loss-graph"
 ACCURACY_GRAPH = "accuracy-graph"
@@ -29,7 +30,7 @@ def layout() -> html.Div:
         html.Div(dcc.Graph(id=LOSS_GRAPH, figure=loss_figure(None), config=GRAPH_CONFIG), className="chart"),
         html.Div(dcc.Graph(id=ACCURACY_GRAPH, figure=accuracy_figure(None), config=GRAPH_CONFIG), id=ACCURACY_WRAP,
                  className="chart"),
-    ], className="charts")
+    ], className="charts", **{"data-panel": "charts"})
 
 
 def charts_live(version: Optional[dict], live: Optional[dict]) -> Optional[dict]:
@@ -46,7 +47,8 @@ def register(live_store: str, trigger: str) -> None:
     """Redraw both charts whenever the ``trigger`` store changes (the panels' snapshot
     version)."""
     @dash.callback(Output(LOSS_GRAPH, "figure"), Output(ACCURACY_GRAPH, "figure"), Input(trigger, "data"),
-                   State(live_store, "data"), prevent_initial_call=True)
+                   Input(ids.VISIBLE_PANELS, "data"), State(live_store, "data"), prevent_initial_call=True)
+    @when_visible("charts", 2, 1)
     def draw_charts(version, live):
         live = charts_live(version, live)
         return loss_figure(live), accuracy_figure(live)

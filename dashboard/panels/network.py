@@ -109,7 +109,8 @@ def _layer_options(snapshot: dict) -> list[dict]:
 
 
 def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pair: Any,
-                  current_layout: Optional[dict] = None, current_options: Optional[list] = None):
+                  current_layout: Optional[dict] = None, current_options: Optional[list] = None,
+                  labelled: Optional[list] = None):
     """Elements, summary, layer options, layout and the pinned neuron choice for
     the latest snapshot.
 
@@ -121,7 +122,8 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
     The layout is sent only when it differs from ``current_layout`` (the graph's):
     Cytoscape re-runs (and re-fits) it whenever it receives one, which would cost a
     relayout per refresh and undo the user's zoom and pan. The layer options, too,
-    only when they differ from ``current_options``.
+    only when they differ from ``current_options``. Edges the user labelled
+    (``labelled``, the ``LABELLED_EDGES`` store) keep their label class.
     """
     snapshot = store.snapshot_for(version)
     if snapshot is None:
@@ -141,6 +143,10 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
     key = json.dumps(view["shown"], sort_keys=True)
     graph_layout = {"name": "preset", "fit": True, "padding": 24, "shown": key}
     options = _layer_options(snapshot)
+    keep = set(labelled or ())
+    for element in view["elements"]:
+        if element["data"]["id"] in keep:
+            element["classes"] += " " + graph.LABELLED_CLASS
     return (view["elements"], [html.Li(s) for s in view["summary"]],
             options if options != current_options else dash.no_update,
             graph_layout if graph_layout != current_layout else dash.no_update,
@@ -284,6 +290,7 @@ dash.callback(
     Output(GRAPH, "layout"), Output(NEURON_CHOICE, "data"),
     Input(ids.SNAPSHOT_VERSION, "data"), Input(NEURON_CHOICE, "data"), Input(EDGES_PER_PAIR, "value"),
     Input(ids.VISIBLE_PANELS, "data"), State(GRAPH, "layout"), State(LAYER_SELECT, "options"),
+    State(LABELLED_EDGES, "data"),
 )(when_visible("network", 5, 3)(refresh_graph))
 
 dash.callback(

@@ -31,6 +31,7 @@ SAMPLE = "seq-sample"
 STATES = "seq-states"
 STATES_NOTE = "seq-states-note"
 EMBEDDINGS = "seq-embeddings"
+EMBEDDINGS_DRAWN = "seq-embeddings-drawn"     # dcc.Store: the session, epoch and status the figure shows
 NOT_RECURRENT = ("This network has no recurrent or embedding layer: hidden states and embeddings appear here for "
                  "text models (try the preset “Text LSTM (embedding, BiLSTM)”).")
 # Which of a layer's states are drawn, with their names on the chart.
@@ -45,6 +46,7 @@ def layout() -> html.Section:
         html.Div(id=STATES_NOTE, className="panel-note"),
         dcc.Graph(id=STATES, figure={"data": [], "layout": {"height": 240}}, config=GRAPH_CONFIG),
         dcc.Graph(id=EMBEDDINGS, figure={"data": [], "layout": {"height": 240}}, config=GRAPH_CONFIG),
+        dcc.Store(id=EMBEDDINGS_DRAWN),
         extra_class="seq-panel",
     )
 
@@ -103,19 +105,24 @@ def refresh_states(version: Optional[dict], selected: Any, current: Any, sample:
     return [*base, same("", states_note), hidden_states(snapshot, probe, k, chosen)]
 
 
-def refresh_embeddings(version: Optional[dict]):
+def refresh_embeddings(version: Optional[dict], drawn: Optional[str] = None):
+    """The embeddings figure, and what it was drawn for: during a run it is redrawn once
+    an epoch (a projection that jumps twice a second shows nothing), at a run's end at once."""
     snapshot = store.snapshot_for(version)
     if snapshot is None:
-        return dash.no_update
+        return dash.no_update, dash.no_update
     found = layer_indices(snapshot, lambda l: l["type"] == "Embedding")
     if not found:
-        return dash.no_update
+        return dash.no_update, dash.no_update
+    key = f"{version['session']}:{snapshot.get('epochs_trained')}:{snapshot.get('status')}"
+    if key == drawn:
+        return dash.no_update, dash.no_update
     probe = store.get_probe(version["session"]) or {}
     words = probe.get("vocabulary")
     W = snapshot["layers"][found[0]]["params"]["W"]
     if not words or len(words) != len(W):
         words = ["", "[UNK]"] + [f"id {i}" for i in range(2, len(W))]
-    return embedding_figure(W, words, title=f"{layer_label(snapshot, found[0])}: embeddings")
+    return embedding_figure(W, words, title=f"{layer_label(snapshot, found[0])}: embeddings"), key
 
 
 dash.callback(
@@ -126,5 +133,6 @@ dash.callback(
     State(NOTE, "children"), State(BODY, "style"), State(STATES_NOTE, "children"),
 )(when_visible("sequences", 8, 4)(refresh_states))
 
-dash.callback(Output(EMBEDDINGS, "figure"), Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.VISIBLE_PANELS, "data"),
-              )(when_visible("sequences", 1, 1)(refresh_embeddings))
+dash.callback(Output(EMBEDDINGS, "figure"), Output(EMBEDDINGS_DRAWN, "data"), Input(ids.SNAPSHOT_VERSION, "data"),
+              Input(ids.VISIBLE_PANELS, "data"), State(EMBEDDINGS_DRAWN, "data"),
+              )(when_visible("sequences", 2, 1)(refresh_embeddings))
