@@ -74,7 +74,7 @@ def header() -> html.Header:
 def serve_layout() -> html.Div:
     return html.Div([
         dcc.Store(id=ids.SESSION, storage_type="session"),
-        dcc.Store(id=ids.SNAPSHOT_VERSION), dcc.Store(id=ids.VISIBLE_PANELS),
+        dcc.Store(id=ids.SNAPSHOT_VERSION), *(dcc.Store(id=ids.panel_version(p)) for p in ids.PANELS),
         header(),
         html.Main([
             html.Aside(form.layout(), className="sidebar"),
@@ -96,6 +96,11 @@ app.layout = serve_layout
 # The tab's session id: made in the browser on first load, kept in sessionStorage.
 dash.clientside_callback(ClientsideFunction("backprop", "session"), Output(ids.SESSION, "data"),
                          Input(ids.SESSION, "modified_timestamp"), State(ids.SESSION, "data"))
+
+
+# Every new snapshot version goes to the panels on screen (assets/visibility.js).
+dash.clientside_callback(ClientsideFunction("backprop", "deliver"), Output(ids.SNAPSHOT_VERSION, "id"),
+                         Input(ids.SNAPSHOT_VERSION, "data"), prevent_initial_call=True)
 
 
 def main() -> None:

@@ -44,6 +44,12 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 return NU();
             },
 
+            // app.py: a new snapshot version goes to the panels on screen (assets/visibility.js).
+            deliver: function (version) {
+                window.backpropPanels.deliver(version);
+                return NU();
+            },
+
             // panels/training.py: Train needs a valid spec.
             trainDisabled: function (spec) { return !spec; },
 

@@ -1,44 +1,58 @@
-/* Which inspection panels are on screen.
+/* The snapshot versions reach the panels on screen, and only them.
  *
- * Every element with a data-panel attribute is watched with an IntersectionObserver; the
- * sorted names of those in view go to the store "visible-panels" (dashboard.ids.VISIBLE_PANELS)
- * whenever that set changes. A panel out of view skips the live refreshes of a run and
- * redraws from the newest snapshot when it comes into view: the browser spends its time
- * on what the user is looking at. Without IntersectionObserver the store stays empty
- * (null), which the panels read as "everything is in view".
+ * Every element with a data-panel attribute (dashboard.ids.PANELS) is watched with an
+ * IntersectionObserver. When the page's newest version (the store "snapshot-version",
+ * written by the refresh gate during a run, by the server on Reset or Load) changes, it
+ * is copied into the store "version-<panel>" of each panel on screen; a panel out of
+ * view gets it when it comes into view. A panel's callbacks listen to its own store, so
+ * a panel nobody looks at costs neither the browser nor the server anything while a
+ * run trains. Until the observer has spoken every panel counts as on screen.
+ *
+ *   backpropPanels.deliver(version)   called by the clientside callback on "snapshot-version"
+ *   backpropPanels.onScreen()         names of the panels on screen
  */
-(function () {
-    const STORE = "visible-panels";
-    if (!("IntersectionObserver" in window)) { return; }
-    const inView = new Map();           // element -> in view
-    let timer = null;
-    let last = null;
+window.backpropPanels = (function () {
+    const inView = new Map();          // panel name -> on screen (absent: not known yet)
+    const delivered = new Map();       // panel name -> JSON of the version it was given
+    let newest = null;
 
-    function report() {
-        timer = null;
-        if (!window.dash_clientside || !window.dash_clientside.set_props) { timer = setTimeout(report, 200); return; }
-        const names = [];
-        for (const [el, visible] of inView) {
-            if (!el.isConnected) { inView.delete(el); continue; }
-            if (visible) { names.push(el.dataset.panel); }
-        }
-        names.sort();
-        const key = names.join(",");
-        if (key === last) { return; }
-        last = key;
-        window.dash_clientside.set_props(STORE, {data: names});
+    function onScreen(name) {
+        return !inView.has(name) || inView.get(name);
     }
 
-    const observer = new IntersectionObserver(function (entries) {
-        for (const entry of entries) { inView.set(entry.target, entry.isIntersecting); }
-        if (!timer) { timer = setTimeout(report, 120); }
-    }, {rootMargin: "0px"});
+    function hand(name) {
+        if (!newest || !onScreen(name)) { return; }
+        const key = JSON.stringify(newest);
+        if (delivered.get(name) === key) { return; }
+        delivered.set(name, key);
+        window.dash_clientside.set_props("version-" + name, {data: newest});
+    }
 
-    // Panels mount after this script runs (and may remount): watch each new one.
-    function scan() {
-        document.querySelectorAll("[data-panel]").forEach(function (el) {
-            if (!inView.has(el)) { inView.set(el, false); observer.observe(el); }
+    function names() {
+        return Array.from(document.querySelectorAll("[data-panel]"), el => el.dataset.panel);
+    }
+
+    function deliver(version) {
+        newest = version;
+        names().forEach(hand);
+    }
+
+    if ("IntersectionObserver" in window) {
+        const observer = new IntersectionObserver(function (entries) {
+            for (const entry of entries) {
+                const name = entry.target.dataset.panel;
+                inView.set(name, entry.isIntersecting);
+                if (entry.isIntersecting) { hand(name); }
+            }
         });
+        const watched = new WeakSet();
+        // Panels mount after this script runs (and may remount): watch each new one.
+        setInterval(function () {
+            document.querySelectorAll("[data-panel]").forEach(function (el) {
+                if (!watched.has(el)) { watched.add(el); observer.observe(el); }
+            });
+        }, 300);
     }
-    setInterval(scan, 400);
+
+    return {deliver: deliver, onScreen: () => names().filter(onScreen)};
 })();

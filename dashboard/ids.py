@@ -9,6 +9,13 @@ SNAPSHOT_VERSION = "snapshot-version"
 # dcc.Store: the index of the layer the user chose in the architecture graph (None:
 # no choice yet); the kernel, feature-map, hidden-state and histogram panels follow it.
 SELECTED_LAYER = "selected-layer"
-# dcc.Store: names of the panels on screen (assets/visibility.js; None: all of them). A
-# panel out of view skips a run's refreshes and redraws when it comes into view.
-VISIBLE_PANELS = "visible-panels"
+# The panels that redraw from the snapshot, each with a version store of its own: the
+# browser copies SNAPSHOT_VERSION into the stores of the panels on screen, and into a
+# panel's store when it comes into view (assets/visibility.js). A panel out of view
+# costs nothing while a run trains.
+PANELS = ("charts", "architecture", "regions", "network", "conv", "sequences", "histograms")
+
+
+def panel_version(panel: str) -> str:
+    """dcc.Store: the snapshot version panel ``panel`` draws (``{"session", "version"}``)."""
+    return f"version-{panel}"

@@ -11,7 +11,7 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html
 from viz.architecture import ROW_LENGTH, architecture_elements, architecture_stylesheet, architecture_summary
 
 from .. import ids, store
-from .common import same, when_visible
+from .common import same
 
 GRAPH = "architecture-graph"
 SUMMARY = "architecture-summary"
@@ -53,9 +53,9 @@ def refresh_architecture(version: Optional[dict], chosen: Optional[int], current
 
 dash.callback(
     Output(GRAPH, "elements"), Output(SUMMARY, "children"), Output(GRAPH, "layout"), Output(GRAPH, "style"),
-    Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.SELECTED_LAYER, "data"), Input(ids.VISIBLE_PANELS, "data"),
+    Input(ids.panel_version("architecture"), "data"), Input(ids.SELECTED_LAYER, "data"),
     State(GRAPH, "layout"), State(GRAPH, "elements"), State(SUMMARY, "children"),
-)(when_visible("architecture", 4, 2)(refresh_architecture))
+)(refresh_architecture)
 
 # A tap on a layer chooses it; on the input node, clears the choice.
 dash.clientside_callback(

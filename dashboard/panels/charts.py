@@ -16,8 +16,7 @@ from dash import Input, Output, State, dcc, html
 
 from viz.charts import accuracy_figure, loss_figure
 
-from .. import ids, jobs, store
-from .common import when_visible
+from .. import jobs, store
 
 LOSS_GRAPH = "loss-graph"
 ACCURACY_GRAPH = "accuracy-graph"
@@ -47,8 +46,7 @@ def register(live_store: str, trigger: str) -> None:
     """Redraw both charts whenever the ``trigger`` store changes (the panels' snapshot
     version)."""
     @dash.callback(Output(LOSS_GRAPH, "figure"), Output(ACCURACY_GRAPH, "figure"), Input(trigger, "data"),
-                   Input(ids.VISIBLE_PANELS, "data"), State(live_store, "data"), prevent_initial_call=True)
-    @when_visible("charts", 2, 1)
+                   State(live_store, "data"), prevent_initial_call=True)
     def draw_charts(version, live):
         live = charts_live(version, live)
         return loss_figure(live), accuracy_figure(live)

@@ -2,7 +2,6 @@
 a sample, and the one-line note a panel shows when it does not apply."""
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, Optional
 
 import dash
@@ -18,8 +17,8 @@ NO_MODEL = "No model yet: build a network and press Train (or load a model)."
 def panel(name: str, title: str, hint: str, note_id: str, body_id: str, *body: Any,
           extra_class: str = "") -> html.Section:
     """A card with a title, a hint, a one-line note (shown when the panel does not
-    apply) and a body (shown when it does). ``name`` is what :func:`when_visible` knows
-    it by."""
+    apply) and a body (shown when it does). ``name`` is one of ``ids.PANELS``: the page
+    tells whether it is on screen by its ``data-panel`` attribute."""
     return html.Section(className=f"card panel {extra_class}".strip(), **{"data-panel": name}, children=[
         html.Div(className="panel-header", children=[html.H3(title, className="panel-title"),
                                                       html.Span(hint, className="panel-hint")]),
@@ -75,24 +74,3 @@ def same(new: Any, current: Any) -> Any:
     dropdown's options re-renders it, perhaps open under the user's pointer)."""
     return dash.no_update if new == current else new
 
-
-def in_view(name: str, visible: Any) -> bool:
-    """Whether panel ``name`` is on screen, by the ``ids.VISIBLE_PANELS`` store (None: all are)."""
-    return not isinstance(visible, list) or name in visible
-
-
-def when_visible(name: str, n_outputs: int, position: int) -> Callable:
-    """A panel callback that does nothing while the panel is out of view. It is
-    registered with the ``ids.VISIBLE_PANELS`` store as its Input number ``position``
-    (so the panel redraws when it comes into view); the wrapped function is called
-    without that argument."""
-    def wrap(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def callback(*args: Any):
-            args = list(args)
-            visible = args.pop(position)
-            if not in_view(name, visible):
-                return dash.no_update if n_outputs == 1 else [dash.no_update] * n_outputs
-            return fn(*args)
-        return callback
-    return wrap

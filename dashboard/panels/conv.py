@@ -19,7 +19,7 @@ from viz.snapshots import layer_label, layer_summary, model_from_snapshot
 
 from .. import ids, store
 from .common import (GRAPH_CONFIG, HIDDEN, NO_MODEL, VISIBLE, choose, layer_indices, layer_options, panel, picker,
-                     same, sample_options, when_visible)
+                     same, sample_options)
 
 NOTE = "conv-note"
 BODY = "conv-body"
@@ -103,12 +103,12 @@ def refresh_maps(version: Optional[dict], sample: Any, options: Optional[list], 
 dash.callback(
     Output(NOTE, "children"), Output(BODY, "style"), Output(LAYER, "options"), Output(LAYER, "value"),
     Output(KERNELS, "figure"),
-    Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.SELECTED_LAYER, "data"), Input(LAYER, "value"),
-    Input(ids.VISIBLE_PANELS, "data"), State(LAYER, "options"), State(NOTE, "children"), State(BODY, "style"),
-)(when_visible("conv", 5, 3)(refresh_kernels))
+    Input(ids.panel_version("conv"), "data"), Input(ids.SELECTED_LAYER, "data"), Input(LAYER, "value"),
+    State(LAYER, "options"), State(NOTE, "children"), State(BODY, "style"),
+)(refresh_kernels)
 
 dash.callback(
     Output(SAMPLE, "options"), Output(SAMPLE, "value"), Output(MAPS_NOTE, "children"), Output(MAPS, "figure"),
-    Input(ids.SNAPSHOT_VERSION, "data"), Input(SAMPLE, "value"), Input(ids.VISIBLE_PANELS, "data"),
-    State(SAMPLE, "options"), State(MAPS_NOTE, "children"),
-)(when_visible("conv", 4, 2)(refresh_maps))
+    Input(ids.panel_version("conv"), "data"), Input(SAMPLE, "value"), State(SAMPLE, "options"),
+    State(MAPS_NOTE, "children"),
+)(refresh_maps)

@@ -18,7 +18,6 @@ from viz.distributions import distribution_spec
 from viz.snapshots import kernel_name, layer_label
 
 from .. import ids, store
-from .common import when_visible
 
 LAYER_SELECT = "hist-layer-select"
 WEIGHTS_GRAPH = "hist-weights-graph"
@@ -97,6 +96,6 @@ def refresh_histograms(version: Optional[dict], layers: Optional[list], selected
 dash.callback(
     Output(WEIGHTS_GRAPH, "figure"), Output(GRADS_GRAPH, "figure"), Output(LAYER_SELECT, "options"),
     Output(LAYER_SELECT, "value"),
-    Input(ids.SNAPSHOT_VERSION, "data"), Input(LAYER_SELECT, "value"), Input(ids.SELECTED_LAYER, "data"),
-    Input(ids.VISIBLE_PANELS, "data"), State(LAYER_SELECT, "options"),
-)(when_visible("histograms", 4, 3)(refresh_histograms))
+    Input(ids.panel_version("histograms"), "data"), Input(LAYER_SELECT, "value"), Input(ids.SELECTED_LAYER, "data"),
+    State(LAYER_SELECT, "options"),
+)(refresh_histograms)

@@ -30,7 +30,6 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html
 from viz import network as graph
 
 from .. import ids, store
-from .common import when_visible
 
 GRAPH = "network-graph"
 SUMMARY = "network-graph-summary"
@@ -288,24 +287,23 @@ def _sign_class(x: float) -> str:
 dash.callback(
     Output(GRAPH, "elements"), Output(SUMMARY, "children"), Output(LAYER_SELECT, "options"),
     Output(GRAPH, "layout"), Output(NEURON_CHOICE, "data"),
-    Input(ids.SNAPSHOT_VERSION, "data"), Input(NEURON_CHOICE, "data"), Input(EDGES_PER_PAIR, "value"),
-    Input(ids.VISIBLE_PANELS, "data"), State(GRAPH, "layout"), State(LAYER_SELECT, "options"),
-    State(LABELLED_EDGES, "data"),
-)(when_visible("network", 5, 3)(refresh_graph))
+    Input(ids.panel_version("network"), "data"), Input(NEURON_CHOICE, "data"), Input(EDGES_PER_PAIR, "value"),
+    State(GRAPH, "layout"), State(LAYER_SELECT, "options"), State(LABELLED_EDGES, "data"),
+)(refresh_graph)
 
 dash.callback(
     Output(NEURON_CHOICE, "data", allow_duplicate=True), Output(CHOICE_MESSAGE, "children"),
     Input(SHOW_INDICES, "n_clicks"), Input(SHOW_STRONGEST, "n_clicks"), Input(RESET_NEURONS, "n_clicks"),
     Input(NEURON_INDICES, "n_submit"),
     State(LAYER_SELECT, "value"), State(NEURON_INDICES, "value"), State(STRONGEST_K, "value"),
-    State(NEURON_CHOICE, "data"), State(ids.SNAPSHOT_VERSION, "data"),
+    State(NEURON_CHOICE, "data"), State(ids.panel_version("network"), "data"),
     prevent_initial_call=True,
 )(update_choice)
 
 dash.callback(
     Output(NEURON_PANEL, "children"),
-    Input(GRAPH, "tapNodeData"), Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.VISIBLE_PANELS, "data"),
-)(when_visible("network", 1, 2)(neuron_panel))
+    Input(GRAPH, "tapNodeData"), Input(ids.panel_version("network"), "data"),
+)(neuron_panel)
 
 # The label itself is toggled by assets/graph.js (a Cytoscape tap listener adds or
 # removes the class graph.LABELLED_CLASS: no server round trip, no restyle of the

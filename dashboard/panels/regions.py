@@ -16,7 +16,7 @@ Where things come from:
   mapped into the model's inputs exactly as the training data were, and the axes are
   in original units.
 
-Refreshed on every new snapshot (``ids.SNAPSHOT_VERSION``); the whole callback
+Refreshed on every new snapshot (``ids.panel_version("regions")``); the whole callback
 takes a few milliseconds for the dashboard's small nets.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ from viz import regions as figure_builders
 from viz.snapshots import task_of
 
 from .. import ids, store
-from .common import same, when_visible
+from .common import same
 
 GRAPH = "regions-graph"
 GRAPH_WRAP = "regions-graph-wrap"
@@ -106,6 +106,6 @@ def refresh_regions(version: Optional[dict], note_now: Any = None, caption_now: 
 
 dash.callback(
     Output(GRAPH, "figure"), Output(NOTE, "children"), Output(CAPTION, "children"), Output(GRAPH_WRAP, "style"),
-    Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.VISIBLE_PANELS, "data"), State(NOTE, "children"),
-    State(CAPTION, "children"), State(GRAPH_WRAP, "style"),
-)(when_visible("regions", 4, 1)(refresh_regions))
+    Input(ids.panel_version("regions"), "data"), State(NOTE, "children"), State(CAPTION, "children"),
+    State(GRAPH_WRAP, "style"),
+)(refresh_regions)

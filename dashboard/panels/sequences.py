@@ -22,7 +22,7 @@ from viz.snapshots import layer_label, model_from_snapshot
 
 from .. import ids, store
 from .common import (GRAPH_CONFIG, HIDDEN, NO_MODEL, VISIBLE, choose, layer_indices, layer_options, panel, picker,
-                     same, sample_options, when_visible)
+                     same, sample_options)
 
 NOTE = "seq-note"
 BODY = "seq-body"
@@ -128,11 +128,10 @@ def refresh_embeddings(version: Optional[dict], drawn: Optional[str] = None):
 dash.callback(
     Output(NOTE, "children"), Output(BODY, "style"), Output(LAYER, "options"), Output(LAYER, "value"),
     Output(SAMPLE, "options"), Output(SAMPLE, "value"), Output(STATES_NOTE, "children"), Output(STATES, "figure"),
-    Input(ids.SNAPSHOT_VERSION, "data"), Input(ids.SELECTED_LAYER, "data"), Input(LAYER, "value"),
-    Input(SAMPLE, "value"), Input(ids.VISIBLE_PANELS, "data"), State(LAYER, "options"), State(SAMPLE, "options"),
-    State(NOTE, "children"), State(BODY, "style"), State(STATES_NOTE, "children"),
-)(when_visible("sequences", 8, 4)(refresh_states))
+    Input(ids.panel_version("sequences"), "data"), Input(ids.SELECTED_LAYER, "data"), Input(LAYER, "value"),
+    Input(SAMPLE, "value"), State(LAYER, "options"), State(SAMPLE, "options"), State(NOTE, "children"),
+    State(BODY, "style"), State(STATES_NOTE, "children"),
+)(refresh_states)
 
-dash.callback(Output(EMBEDDINGS, "figure"), Output(EMBEDDINGS_DRAWN, "data"), Input(ids.SNAPSHOT_VERSION, "data"),
-              Input(ids.VISIBLE_PANELS, "data"), State(EMBEDDINGS_DRAWN, "data"),
-              )(when_visible("sequences", 2, 1)(refresh_embeddings))
+dash.callback(Output(EMBEDDINGS, "figure"), Output(EMBEDDINGS_DRAWN, "data"),
+              Input(ids.panel_version("sequences"), "data"), State(EMBEDDINGS_DRAWN, "data"))(refresh_embeddings)

@@ -340,4 +340,4 @@ def keras_weights(contents, filename, session_id, config):
     return message, None, live, version
 
 
-charts.register(LIVE, ids.SNAPSHOT_VERSION)
+charts.register(LIVE, ids.panel_version("charts"))
