@@ -429,7 +429,7 @@ def redraw_times(page, calls: Callbacks, origin: float, graph: str, since: float
     for k, f in enumerate(forwards):
         end = forwards[k + 1]["t"] if k + 1 < len(forwards) else float("inf")
         drawn = next((t for t in reacts if f["t"] < t <= end), None)
-        req = [e for e in calls.entries if "snapshot-version.data" in e["changed"] and f"{graph}.figure" in e["output"]
+        req = [e for e in calls.entries if _is_version(e["changed"]) and f"{graph}.figure" in e["output"]
                and origin + f["t"] - 5 <= e["start"] <= origin + (drawn if drawn is not None else f["t"] + 5000)]
         plotly = [r["sync"] - r["t0"] for r in draws if drawn is not None and f["t"] <= r["t0"] <= drawn]
         out.append({"ms": None if drawn is None else drawn - f["t"], "plotly": plotly[-1] if plotly else None,
@@ -495,8 +495,7 @@ def passive(page, calls: Callbacks, origin: float, graphs: list[str], seconds: f
     out = {"stats": stats, **{g: redraw_times(page, calls, origin, g, since) for g in graphs}}
     # the whole page's work for these versions: callback requests, their server time, main-thread long tasks
     n = len(out[graphs[0]]) or 1
-    reqs = [e for e in calls.entries if "snapshot-version.data" in e["changed"]
-            and origin + since <= e["start"] <= origin + until]
+    reqs = [e for e in calls.entries if _is_version(e["changed"]) and origin + since <= e["start"] <= origin + until]
     by_output: dict[str, list[float]] = {}
     for e in reqs:
         by_output.setdefault(_short(e["output"]), []).append(e["server_ms"])
@@ -506,6 +505,11 @@ def passive(page, calls: Callbacks, origin: float, graphs: list[str], seconds: f
                    "busy_ms": busy / n, "slowest": sorted(((statistics.median(v), k) for k, v in by_output.items()),
                                                           reverse=True)[:4]}
     return out
+
+
+def _is_version(changed: list[str]) -> bool:
+    """A callback request set off by a new snapshot version (the page's, or a panel's own)."""
+    return any(c.startswith(("snapshot-version.", "version-")) for c in changed)
 
 
 def _short(output: str) -> str:
