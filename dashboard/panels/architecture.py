@@ -48,7 +48,7 @@ def refresh_architecture(version: Optional[dict], chosen: Optional[int], current
     if isinstance(chosen, int) and 0 <= chosen < len(snapshot["layers"]):
         summary += f" · layer {chosen + 1} chosen"
     return (same(elements, current_elements), same(summary, current_summary), same(graph_layout, current_layout),
-            {"width": "100%", "height": f"{40 + 96 * rows}px"} if graph_layout != current_layout else dash.no_update)
+            {"width": "100%", "height": f"{50 + 70 * rows}px"} if graph_layout != current_layout else dash.no_update)
 
 
 dash.callback(
