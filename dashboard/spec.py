@@ -157,7 +157,7 @@ def _engine_field(message: str, names: list[str]) -> Optional[str]:
     """Which setting an engine message is about: the engine starts each with the
     argument's name (``"filters must be ..."``, ``"optimizer_params eps must ..."``)."""
     for name in names:
-        for prefix in (f"{name} ", f"optimizer_params {name} ", f"init_params {name} ", f"init_params seed"):
+        for prefix in (f"{name} ", f"optimizer_params {name} ", f"init_params {name} "):
             if message.startswith(prefix):
                 return name
     return None

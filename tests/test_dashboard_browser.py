@@ -5,7 +5,6 @@ chart's points, a graph's edges), never for a fixed time.
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 

@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 import traceback
-from typing import Any, Optional
+from typing import Optional
 
 import dash
 from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
