@@ -194,6 +194,71 @@ def _stored_model(session_id: str, spec: dict, key: str) -> tuple[Optional[Seque
     return previous, history
 
 
+class Fit:
+    """One training pass of a model on a run's arrays, with what the page is told about it:
+    after every batch the batch loss goes to the trace, ``stop_asked()`` is looked at
+    (at most every ``STOP_CHECK_S``: it returns when Stop was asked, or None) and, every
+    ``PUBLISH_S``, ``on_publish(fit, run_history, epoch, batch)`` is called."""
+
+    def __init__(self, model: Sequential, prepared: data_mod.Prepared, training: dict,
+                 stop_asked: Callable[[], Optional[float]], on_publish: Callable[..., None]):
+        self.model, self.prepared = model, prepared
+        self.epochs, self.batch_size = int(training["epochs"]), int(training["batch_size"])
+        self.learning_rate = training["learning_rate"]
+        self.n_train = len(prepared.X_train)
+        self.n_batches = math.ceil(self.n_train / self.batch_size)
+        self.offset = model.epochs_trained
+        self.trace = BatchTrace()
+        self.stop_asked, self.on_publish = stop_asked, on_publish
+        self.samples = 0
+        self.stopped: Optional[float] = None      # seconds from the Stop request to the job seeing it
+        self.started = time.perf_counter()
+        self._published = self._stop_checked = 0.0
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def samples_per_s(self) -> float:
+        elapsed = self.elapsed
+        return self.samples / elapsed if elapsed > 0 else 0.0
+
+    def _on_event(self, model: Sequential, logs: dict) -> None:
+        now = time.perf_counter()
+        if logs["event"] == "batch":
+            self.samples += min(self.batch_size, self.n_train - (logs["batch"] - 1) * self.batch_size)
+            self.trace.add(self.offset + logs["epoch"] - 1 + logs["batch"] / logs["batches"], logs["loss"])
+        if now - self._stop_checked >= STOP_CHECK_S:
+            self._stop_checked = now
+            asked = self.stop_asked()
+            if asked is not None:
+                model.stop_training = True
+                self.stopped = max(time.time() - asked, 0.0)
+        if now - self._published >= PUBLISH_S:
+            self._published = now
+            self.on_publish(self, logs["history"], logs["epoch"], logs["batch"])
+
+    def run(self) -> dict:
+        """Train; the engine's history of this pass."""
+        self.started = time.perf_counter()
+        with _blas_limit(blas_threads(self.model, self.batch_size)):
+            return self.model.fit(self.prepared.X_train, self.prepared.Y_train, batch_size=self.batch_size,
+                                  learning_rate=self.learning_rate, epochs=self.epochs, verbose=0,
+                                  validation_data=self.prepared.validation, shuffle=True, seed=None,
+                                  callbacks=[self._on_event])
+
+    def outcome(self, run_history: dict, elapsed: float) -> tuple[str, str]:
+        """The run's end state (done, stopped, diverged) and a sentence about it."""
+        reason = run_history.get("stop_reason")
+        if self.stopped is not None:
+            return "stopped", f"Stopped by you. {reason} The model keeps what it learned."
+        if reason:
+            return "diverged", reason
+        done = len(run_history["train_loss"])
+        return "done", f"Trained {done} epoch{'s' if done != 1 else ''} in {duration_text(elapsed)}."
+
+
 def run(set_progress: Callable[[list], None], session_id: str, spec: dict) -> tuple[dict, dict]:
     """Train this tab's model as ``spec`` says. Returns the final (live, snapshot version)."""
     started = time.perf_counter()  # the run as the user waits for it: data, model, training, saving
@@ -206,73 +271,37 @@ def run(set_progress: Callable[[list], None], session_id: str, spec: dict) -> tu
         model = spec_mod.build_model(spec)
         history = empty_history(model.is_classifier)
     store.put_probe(session_id, {**prepared.probe, "dataset_key": key})
-    training = spec["training"]
-    epochs, batch_size = int(training["epochs"]), int(training["batch_size"])
-    n_train = len(prepared.X_train)
-    n_batches = math.ceil(n_train / batch_size)
-    offset = model.epochs_trained
-    trace = BatchTrace()
-    clock = {"start": time.perf_counter(), "published": 0.0, "stop_checked": 0.0, "samples": 0}
-    stop: dict[str, Any] = {"requested": False}
 
-    def publish(state: str, message: str, run_history: dict, epoch: int, batch: int, **extra: Any):
+    def publish(fit: Fit, state: str, message: str, run_history: dict, epoch: int, batch: int, **extra: Any):
         snapshot = model.snapshot()
         snapshot.update(version=store.new_version(), status=state, dataset=prepared.summary, spec=spec)
         version = store.put_snapshot(session_id, snapshot)
-        elapsed = time.perf_counter() - clock["start"]
         # The page gets the progress; the charts' history and batch trace (which grow
         # with the run) stay in the run cache, where the charts' callback reads them.
-        state_now = live(state, message, epoch=epoch, epochs=epochs, batch=batch, batches=n_batches,
-                         epochs_trained=model.epochs_trained, elapsed=elapsed,
-                         samples_per_s=clock["samples"] / elapsed if elapsed > 0 else 0.0,
-                         charts=FROM_RUN_CACHE, **extra)
+        state_now = live(state, message, epoch=epoch, epochs=fit.epochs, batch=batch, batches=fit.n_batches,
+                         epochs_trained=model.epochs_trained, elapsed=fit.elapsed,
+                         samples_per_s=fit.samples_per_s, charts=FROM_RUN_CACHE, **extra)
         store.put_live(session_id, {**state_now, "history": join_history(history, run_history),
-                                    "batch_trace": trace.to_dict()})
+                                    "batch_trace": fit.trace.to_dict()})
         return state_now, {"session": session_id, "version": version}
 
-    def on_event(m, logs):
-        now = time.perf_counter()
-        if logs["event"] == "batch":
-            clock["samples"] += min(batch_size, n_train - (logs["batch"] - 1) * batch_size)
-            trace.add(offset + logs["epoch"] - 1 + logs["batch"] / logs["batches"], logs["loss"])
-        if now - clock["stop_checked"] >= STOP_CHECK_S:
-            clock["stop_checked"] = now
-            asked = store.stop_requested(session_id)
-            if asked is not None:
-                m.stop_training = True
-                stop["requested"] = True
-                stop["latency_s"] = max(time.time() - asked, 0.0)
-        if now - clock["published"] >= PUBLISH_S:
-            clock["published"] = now
-            set_progress(list(publish("running", f"{note}: training", logs["history"], logs["epoch"],
-                                      logs["batch"])))
-
-    set_progress(list(publish("running", f"{note}: starting", {}, 0, 0)))
+    fit = Fit(model, prepared, spec["training"], lambda: store.stop_requested(session_id),
+              lambda f, run_history, epoch, batch: set_progress(list(publish(
+                  f, "running", f"{note}: training", run_history, epoch, batch))))
+    set_progress(list(publish(fit, "running", f"{note}: starting", {}, 0, 0)))
     _yield_to_the_page()
-    with _blas_limit(blas_threads(model, batch_size)):
-        run_history = model.fit(prepared.X_train, prepared.Y_train, batch_size=batch_size,
-                                learning_rate=training["learning_rate"], epochs=epochs, verbose=0,
-                                validation_data=prepared.validation, shuffle=True, seed=None,
-                                callbacks=[on_event])
-    reason = run_history.get("stop_reason")
+    run_history = fit.run()
     full = join_history(history, run_history)
-    elapsed = time.perf_counter() - started
-    if stop["requested"]:
-        state, message = "stopped", f"Stopped by you. {reason} The model keeps what it learned."
-    elif reason:
-        state, message = "diverged", reason
-    else:
-        done = len(run_history["train_loss"])
-        state, message = "done", f"Trained {done} epoch{'s' if done != 1 else ''} in {duration_text(elapsed)}."
+    state, message = fit.outcome(run_history, time.perf_counter() - started)
     epochs_done = len(run_history["train_loss"])
     # The page shows the end at once; the metrics (a pass over the validation data) follow.
-    set_progress(list(publish(state, message, run_history, epochs_done, n_batches)))
+    set_progress(list(publish(fit, state, message, run_history, epochs_done, fit.n_batches)))
     found = metrics(model, prepared.validation[0], prepared.y_val) if prepared.validation else {}
     store.put_model(session_id, model_bytes(model, spec, full, prepared.summary), key, full,
                     filename=f"backprop-studio-{prepared.summary['name']}-e{model.epochs_trained}.npz")
-    state_now, version = publish(state, message, run_history, epochs_done, n_batches, metrics=found)
-    if stop["requested"]:
-        state_now["stop_latency_s"] = stop["latency_s"]
-        log.info("stop flag seen %.3f s after it was raised", stop["latency_s"])
+    state_now, version = publish(fit, state, message, run_history, epochs_done, fit.n_batches, metrics=found)
+    if fit.stopped is not None:
+        state_now["stop_latency_s"] = fit.stopped
+        log.info("stop flag seen %.3f s after it was raised", fit.stopped)
     store.clear_stop(session_id)
     return state_now, version
