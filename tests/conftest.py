@@ -6,11 +6,13 @@ stopped by its own handle when the session ends.
 """
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -186,3 +188,57 @@ def page(browser):
         yield context.new_page()
     finally:
         context.close()
+
+
+def postgres_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs (the newest under /usr/lib/postgresql), or None."""
+    found = glob.glob("/usr/lib/postgresql/*/bin/initdb")
+    if found:
+        newest = max(found, key=lambda p: [int(x) if x.isdigit() else 0 for x in Path(p).parts[-3].split(".")])
+        return Path(newest).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL server on a free port (trust auth on 127.0.0.1 and its own
+    socket folder) with one empty database; yields its SQLAlchemy URL."""
+    pg_bin = postgres_bin()
+    if pg_bin is None:
+        raise RuntimeError("PostgreSQL is not installed (no initdb under /usr/lib/postgresql/*/bin): "
+                           "apt-get install postgresql, as .ci/run does")
+    # Not under pytest's temporary folder: its parents are private to this user, and the
+    # server runs as the postgres user when the tests run as root (initdb refuses root).
+    folder = Path(tempfile.mkdtemp(prefix="backprop-pg-"))
+    as_server: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+        as_server = ["runuser", "-u", "postgres", "--"]
+    data, log, port = folder / "data", folder / "server.log", free_port()
+
+    def server(program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([*as_server, str(pg_bin / program), *args], cwd=folder, check=check,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=START_TIMEOUT_S)
+
+    try:
+        server("initdb", "-D", str(data), "--auth=trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync")
+        started = server("pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", str(START_TIMEOUT_S),
+                         "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+                         "start", check=False)
+        if started.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start:\n{started.stdout.decode(errors='replace')}\n"
+                               f"{_log_tail(log)}")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while server("pg_isready", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", check=False).returncode:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL does not accept connections:\n{_log_tail(log)}")
+            time.sleep(0.1)
+        server("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "backprop")
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/backprop"
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(f"{' '.join(map(str, exc.cmd))} failed:\n{exc.stdout.decode(errors='replace')}") from None
+    finally:
+        if (data / "postmaster.pid").exists():
+            server("pg_ctl", "-D", str(data), "-w", "stop", "-m", "fast", check=False)
+        shutil.rmtree(folder, ignore_errors=True)
