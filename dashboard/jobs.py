@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import time
+import traceback
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -31,8 +32,10 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 from engine import Sequential
+from viz.distributions import histogram_data
 
 from . import data as data_mod
+from . import records
 from . import spec as spec_mod
 from . import store
 
@@ -41,6 +44,13 @@ log = logging.getLogger(__name__)
 PUBLISH_S = 0.5      # snapshot + progress at most this often (each one redraws every panel)
 STOP_CHECK_S = 0.05  # how often the job looks at the Stop flag
 MAX_BATCH_POINTS = 1000
+INSIDE_BINS = 30            # bins of the per-epoch histograms a run's record keeps
+MAX_INSIDE_FRAMES = 200     # epochs of them at most (thinned evenly past it)
+# A run whose last epoch's training loss is this many times its first batch's has diverged
+# (the engine itself stops only on a loss or gradient that is not finite; a cross-entropy
+# of clipped probabilities stays finite however large the steps).
+DIVERGED_FACTOR = 10.0
+RECORD_S = 2.0              # a running run's record is brought up to date at most this often
 
 # Per-batch matrix work (batch x fan-in x fan-out of the widest layer) below which the
 # job multiplies on one BLAS thread: for such small products OpenBLAS's threads cost
@@ -94,6 +104,27 @@ def empty_history(classifier: bool, first_epoch: int = 1) -> dict:
     return history
 
 
+class Inside:
+    """What a run's layers looked like at the end of every epoch: per layer, the histogram
+    of its weights and of their gradients (``viz.distributions.histogram_data``), kept
+    for comparing runs inside (``viz.compare``). Past ``limit`` frames every other one is
+    dropped (the first and the newest stay), so a long run keeps an even record."""
+
+    def __init__(self, bins: int = INSIDE_BINS, limit: int = MAX_INSIDE_FRAMES):
+        self.bins, self.limit = bins, limit
+        self.frames: list[dict] = []
+
+    def add(self, model: Sequential, epoch: int) -> None:
+        snapshot = model.snapshot()
+        self.frames.append({"epoch": int(epoch), "params": histogram_data(snapshot, None, "params", self.bins),
+                            "grads": histogram_data(snapshot, None, "grads", self.bins)})
+        if len(self.frames) > self.limit:
+            self.frames = self.frames[:-1:2] + self.frames[-1:]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bins": self.bins, "frames": self.frames}
+
+
 def join_history(before: dict, run: dict) -> dict:
     out = dict(before)
     for key in ("train_loss", "val_loss", "train_accuracy", "val_accuracy"):
@@ -128,6 +159,20 @@ def metrics(model: Sequential, X: np.ndarray, y: np.ndarray) -> dict[str, float]
     truth = np.asarray(y).reshape(-1).astype(np.int64)
     return {"accuracy": float(accuracy_score(truth, pred)),
             "macro_f1": float(f1_score(truth, pred, average="macro", zero_division=0)), "n": int(len(truth))}
+
+
+def final_metrics(history: dict, found: dict) -> dict[str, float]:
+    """A run's final numbers as its record keeps them: ``loss``, ``val_loss``,
+    ``accuracy`` (training), ``val_accuracy`` and ``macro_f1`` (validation), those it has."""
+    out: dict[str, float] = {}
+    for key, name in (("train_loss", "loss"), ("val_loss", "val_loss"), ("train_accuracy", "accuracy")):
+        if history.get(key):
+            out[name] = float(history[key][-1])
+    if found:
+        out.update(val_accuracy=found["accuracy"], macro_f1=found["macro_f1"])
+    elif history.get("val_accuracy"):
+        out["val_accuracy"] = float(history["val_accuracy"][-1])
+    return out
 
 
 def metrics_text(m: dict) -> str:
@@ -201,7 +246,8 @@ class Fit:
     ``PUBLISH_S``, ``on_publish(fit, run_history, epoch, batch)`` is called."""
 
     def __init__(self, model: Sequential, prepared: data_mod.Prepared, training: dict,
-                 stop_asked: Callable[[], Optional[float]], on_publish: Callable[..., None]):
+                 stop_asked: Callable[[], Optional[float]], on_publish: Callable[..., None],
+                 on_epoch: Optional[Callable[["Fit", dict, int], None]] = None):
         self.model, self.prepared = model, prepared
         self.epochs, self.batch_size = int(training["epochs"]), int(training["batch_size"])
         self.learning_rate = training["learning_rate"]
@@ -209,8 +255,10 @@ class Fit:
         self.n_batches = math.ceil(self.n_train / self.batch_size)
         self.offset = model.epochs_trained
         self.trace = BatchTrace()
-        self.stop_asked, self.on_publish = stop_asked, on_publish
+        self.stop_asked, self.on_publish, self.on_epoch = stop_asked, on_publish, on_epoch
+        self.inside = Inside()
         self.samples = 0
+        self.first_loss: Optional[float] = None   # the first batch's, before any step of this pass
         self.stopped: Optional[float] = None      # seconds from the Stop request to the job seeing it
         self.started = time.perf_counter()
         self._published = self._stop_checked = 0.0
@@ -227,8 +275,14 @@ class Fit:
     def _on_event(self, model: Sequential, logs: dict) -> None:
         now = time.perf_counter()
         if logs["event"] == "batch":
+            if self.first_loss is None:
+                self.first_loss = float(logs["loss"])
             self.samples += min(self.batch_size, self.n_train - (logs["batch"] - 1) * self.batch_size)
             self.trace.add(self.offset + logs["epoch"] - 1 + logs["batch"] / logs["batches"], logs["loss"])
+        else:
+            self.inside.add(model, self.offset + logs["epoch"])
+            if self.on_epoch is not None:
+                self.on_epoch(self, logs["history"], logs["epoch"])
         if now - self._stop_checked >= STOP_CHECK_S:
             self._stop_checked = now
             asked = self.stop_asked()
@@ -255,14 +309,80 @@ class Fit:
             return "stopped", f"Stopped by you. {reason} The model keeps what it learned."
         if reason:
             return "diverged", reason
+        losses = run_history["train_loss"]
+        if losses and self.first_loss is not None and self.first_loss > 0 \
+                and losses[-1] > DIVERGED_FACTOR * self.first_loss:
+            return "diverged", (
+                f"Diverged: the training loss rose from {self.first_loss:.4g} (first batch) to {losses[-1]:.4g} "
+                f"(last epoch), more than {DIVERGED_FACTOR:g} times. A learning rate too large for this network "
+                f"(here {self.learning_rate:g}) is the usual cause; try a smaller one.")
         done = len(run_history["train_loss"])
         return "done", f"Trained {done} epoch{'s' if done != 1 else ''} in {duration_text(elapsed)}."
 
 
+class Recorder:
+    """A run's record in the database (``dashboard.records``), kept up to date while it
+    trains. Recording never stops a run: when the database cannot be written, the log
+    says why and the run goes on (``run_id`` is then None)."""
+
+    def __init__(self, spec: dict, **kwargs: Any):
+        self.run_id: Optional[int] = None
+        self._updated = 0.0
+        try:
+            self.run_id = records.start_run(spec, dataset=spec["data"]["name"], seed=spec["model"].get("seed"),
+                                            **kwargs)
+        except Exception:  # noqa: BLE001 - a database that is down must not take the run with it
+            log.exception("could not record the run")
+
+    def _call(self, function: Callable, **kwargs: Any) -> None:
+        if self.run_id is None:
+            return
+        try:
+            function(self.run_id, **kwargs)
+        except Exception:  # noqa: BLE001
+            log.exception("could not update the record of run %s", self.run_id)
+
+    def progress(self, history: dict, epochs: int, wall_time_s: float, force: bool = False) -> None:
+        now = time.perf_counter()
+        if force or now - self._updated >= RECORD_S:
+            self._updated = now
+            self._call(records.update_run, history=history, epochs=epochs, wall_time_s=wall_time_s)
+
+    def finish(self, state: str, message: str, **kwargs: Any) -> None:
+        self._call(records.finish_run, state=state, message=message, **kwargs)
+
+    def failed(self, exc: BaseException, wall_time_s: float) -> None:
+        self.finish("failed", failure_text(exc), wall_time_s=wall_time_s)
+
+
+def failure_text(exc: BaseException) -> str:
+    """What the page says about a run that failed."""
+    if isinstance(exc, ValueError) or type(exc).__name__ in ("ModelFileError", "DatasetUnavailableError"):
+        return str(exc)
+    return f"Training failed: {type(exc).__name__}: {exc}"
+
+
+def _finish_record(recorder: Recorder, fit: Fit, model: Sequential, spec: dict, prepared: data_mod.Prepared,
+                   state: str, message: str, full: dict, found: dict, model_file: bytes, elapsed: float) -> None:
+    recorder.finish(state, message, history=full, metrics=final_metrics(full, found), wall_time_s=elapsed,
+                    epochs=model.epochs_trained, model=model_file, inside=fit.inside.to_dict())
+
+
 def run(set_progress: Callable[[list], None], session_id: str, spec: dict) -> tuple[dict, dict]:
-    """Train this tab's model as ``spec`` says. Returns the final (live, snapshot version)."""
+    """Train this tab's model as ``spec`` says, and record the run. Returns the final
+    (live, snapshot version)."""
     started = time.perf_counter()  # the run as the user waits for it: data, model, training, saving
     store.clear_stop(session_id)
+    recorder = Recorder(spec, session=session_id)
+    try:
+        return _run(set_progress, session_id, spec, recorder, started)
+    except BaseException as exc:
+        recorder.failed(exc, time.perf_counter() - started)
+        raise
+
+
+def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, recorder: Recorder,
+         started: float) -> tuple[dict, dict]:
     prepared = load_prepared(spec, session_id)
     key = data_mod.dataset_key(spec["data"])
     model, history = _stored_model(session_id, spec, key)
@@ -280,14 +400,16 @@ def run(set_progress: Callable[[list], None], session_id: str, spec: dict) -> tu
         # with the run) stay in the run cache, where the charts' callback reads them.
         state_now = live(state, message, epoch=epoch, epochs=fit.epochs, batch=batch, batches=fit.n_batches,
                          epochs_trained=model.epochs_trained, elapsed=fit.elapsed,
-                         samples_per_s=fit.samples_per_s, charts=FROM_RUN_CACHE, **extra)
+                         samples_per_s=fit.samples_per_s, charts=FROM_RUN_CACHE, run_id=recorder.run_id, **extra)
         store.put_live(session_id, {**state_now, "history": join_history(history, run_history),
                                     "batch_trace": fit.trace.to_dict()})
         return state_now, {"session": session_id, "version": version}
 
     fit = Fit(model, prepared, spec["training"], lambda: store.stop_requested(session_id),
               lambda f, run_history, epoch, batch: set_progress(list(publish(
-                  f, "running", f"{note}: training", run_history, epoch, batch))))
+                  f, "running", f"{note}: training", run_history, epoch, batch))),
+              on_epoch=lambda f, run_history, epoch: recorder.progress(
+                  join_history(history, run_history), model.epochs_trained, time.perf_counter() - started))
     set_progress(list(publish(fit, "running", f"{note}: starting", {}, 0, 0)))
     _yield_to_the_page()
     run_history = fit.run()
@@ -297,11 +419,64 @@ def run(set_progress: Callable[[list], None], session_id: str, spec: dict) -> tu
     # The page shows the end at once; the metrics (a pass over the validation data) follow.
     set_progress(list(publish(fit, state, message, run_history, epochs_done, fit.n_batches)))
     found = metrics(model, prepared.validation[0], prepared.y_val) if prepared.validation else {}
-    store.put_model(session_id, model_bytes(model, spec, full, prepared.summary), key, full,
+    model_file = model_bytes(model, spec, full, prepared.summary)
+    store.put_model(session_id, model_file, key, full,
                     filename=f"backprop-studio-{prepared.summary['name']}-e{model.epochs_trained}.npz")
+    _finish_record(recorder, fit, model, spec, prepared, state, message, full, found, model_file,
+                   time.perf_counter() - started)
     state_now, version = publish(fit, state, message, run_history, epochs_done, fit.n_batches, metrics=found)
     if fit.stopped is not None:
         state_now["stop_latency_s"] = fit.stopped
         log.info("stop flag seen %.3f s after it was raised", fit.stopped)
     store.clear_stop(session_id)
     return state_now, version
+
+
+def run_trial(spec: dict, *, search_id: Optional[int] = None, trial: Optional[int] = None,
+              params: Optional[dict] = None, session_id: Optional[str] = None,
+              name: Optional[str] = None) -> Optional[int]:
+    """Train one trial of a search: a fresh model of ``spec``, recorded in the database
+    (the CSV, for a CSV data set, from ``session_id``'s run cache). Its progress goes to
+    the run cache (``store.put_run_progress``) for the Experiments section; Stop search
+    (``store.request_search_stop``) ends it after the batch it is on. Returns the run's
+    id (None when the database could not be written)."""
+    started = time.perf_counter()
+    recorder = Recorder(spec, session=session_id, search_id=search_id, trial=trial, params=params or {},
+                        name=name)
+    if recorder.run_id is None:
+        return None
+    run_id = recorder.run_id
+    try:
+        prepared = load_prepared(spec, session_id) if session_id or spec["data"]["name"] != data_mod.CSV_OPTION \
+            else None
+        if prepared is None:
+            raise ValueError("data: a search over an uploaded CSV needs the tab that uploaded it")
+        model = spec_mod.build_model(spec)
+
+        def report(fit: Fit, run_history: dict, epoch: int, batch: int) -> None:
+            store.put_run_progress(run_id, {
+                "epoch": epoch, "epochs": fit.epochs, "batch": batch, "batches": fit.n_batches,
+                "loss": fit.trace.y[-1] if fit.trace.y else None, "elapsed": fit.elapsed})
+
+        def stop_asked() -> Optional[float]:
+            return store.search_stop_requested(search_id) if search_id is not None else None
+
+        fit = Fit(model, prepared, spec["training"], stop_asked, report,
+                  on_epoch=lambda f, run_history, epoch: recorder.progress(
+                      run_history, model.epochs_trained, time.perf_counter() - started))
+        report(fit, {}, 0, 0)
+        run_history = fit.run()
+        history = join_history(empty_history(model.is_classifier), run_history)
+        state, message = fit.outcome(run_history, time.perf_counter() - started)
+        found = metrics(model, prepared.validation[0], prepared.y_val) if prepared.validation else {}
+        _finish_record(recorder, fit, model, spec, prepared, state, message, history, found,
+                       model_bytes(model, spec, history, prepared.summary), time.perf_counter() - started)
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            recorder.failed(exc, time.perf_counter() - started)
+            raise
+        log.error("trial %s of search %s failed:\n%s", trial, search_id, traceback.format_exc())
+        recorder.failed(exc, time.perf_counter() - started)
+    finally:
+        store.clear_run_progress(run_id)
+    return run_id

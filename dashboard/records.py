@@ -43,7 +43,7 @@ BUSY_TIMEOUT_S = 30
 
 RUN_STATES = ("running", "done", "stopped", "diverged", "failed")
 SEARCH_STATES = ("running", "done", "stopped")
-STRATEGIES = ("grid", "random")
+STRATEGIES = ("grid", "random", "retrain")
 MAX_NAME = 200
 MAX_TAG = 40
 MAX_TAGS = 20
@@ -104,6 +104,7 @@ runs = sa.Table(
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("history", sa.JSON, nullable=False),
     sa.Column("metrics", sa.JSON, nullable=False),
+    sa.Column("inside", sa.JSON),        # per-epoch weight and gradient histograms (dashboard.jobs.Inside)
     sa.Column("wall_time_s", sa.Float),
     sa.Column("epochs", sa.Integer),
     sa.Column("model", sa.LargeBinary),
@@ -314,7 +315,7 @@ def _paging(limit: Any, offset: Any, newest_first: Any) -> None:
 
 
 # -- rows as dicts --------------------------------------------------------------------------------------
-_RUN_COLUMNS = [c for c in runs.c if c.name != "model"]
+_RUN_COLUMNS = [c for c in runs.c if c.name not in ("model", "inside")]
 
 
 def _row_dict(row: Any) -> dict:
@@ -329,9 +330,9 @@ def _row_dict(row: Any) -> dict:
     return out
 
 
-def _run_select(with_model: bool = False) -> sa.Select:
+def _run_select(with_model: bool = False, with_inside: bool = False) -> sa.Select:
     columns = [*_RUN_COLUMNS, runs.c.model.is_not(None).label("has_model")]
-    return sa.select(*columns, *([runs.c.model] if with_model else []))
+    return sa.select(*columns, *([runs.c.model] if with_model else []), *([runs.c.inside] if with_inside else []))
 
 
 # -- runs -------------------------------------------------------------------------------------------
@@ -400,7 +401,8 @@ def update_run(run_id: int, *, history: Optional[dict] = None, metrics: Optional
 
 def finish_run(run_id: int, *, state: str, message: str = "", history: Optional[dict] = None,
                metrics: Optional[dict] = None, wall_time_s: Optional[float] = None,
-               epochs: Optional[int] = None, model: Optional[bytes] = None) -> bool:
+               epochs: Optional[int] = None, model: Optional[bytes] = None,
+               inside: Optional[dict] = None) -> bool:
     """Record a run's end: its state, a sentence about it, and whatever else is given
     (what is None stays as it was). False when the run is not there."""
     _choice(state, "state", RUN_STATES)
@@ -412,6 +414,8 @@ def finish_run(run_id: int, *, state: str, message: str = "", history: Optional[
         if not isinstance(model, (bytes, bytearray, memoryview)):
             raise ValueError(f"model must be the model file's bytes, or None (got {type(model).__name__})")
         values["model"] = bytes(model)
+    if inside is not None:
+        values["inside"] = _json_dict(inside, "inside")
     run_id = _id(run_id)
     if run_id is None:
         return False
@@ -423,15 +427,17 @@ def finish_run(run_id: int, *, state: str, message: str = "", history: Optional[
     return done.rowcount > 0
 
 
-def get_run(run_id: int, with_model: bool = False) -> Optional[dict]:
-    """The run as a dict (``has_model``; the model's bytes as ``model`` with ``with_model``), or None."""
+def get_run(run_id: int, with_model: bool = False, with_inside: bool = False) -> Optional[dict]:
+    """The run as a dict (``has_model``; the model's bytes as ``model`` with ``with_model``;
+    its per-epoch histograms as ``inside`` with ``with_inside``), or None."""
     run_id = _id(run_id)
-    if not isinstance(with_model, bool):
-        raise ValueError(f"with_model must be True or False (got {with_model!r})")
+    for flag, value in (("with_model", with_model), ("with_inside", with_inside)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag} must be True or False (got {value!r})")
     if run_id is None:
         return None
     with _read() as conn:
-        row = conn.execute(_run_select(with_model).where(runs.c.id == run_id)).first()
+        row = conn.execute(_run_select(with_model, with_inside).where(runs.c.id == run_id)).first()
     return _row_dict(row) if row is not None else None
 
 

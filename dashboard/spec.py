@@ -75,7 +75,7 @@ FIELDS: dict[str, tuple[str, str, Any, str, float, float, bool]] = {
                    3, 100_000, False),
     "sequence_length": ("Sequence length", "int", 48, "Tokens per text: longer ones are cut, shorter padded",
                         1, 512, False),
-    "learning_rate": ("Learning rate", "float", 0.01, "Step size of each update", 0, 10, True),
+    "learning_rate": ("Learning rate", "float", 0.01, "Step size of each update (up to 1000, so that too large a step can be seen to fail)", 0, 1000, True),
     "batch_size": ("Batch size", "int", 32, "Samples per update", 1, 100_000, False),
     "epochs": ("Epochs", "int", 30, "Passes over the training data", 1, 10_000, False),
     "l1": ("L1", "float", 0, "L1 penalty on the weights", 0, 10, False),

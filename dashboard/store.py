@@ -64,6 +64,13 @@ def init_app(server: Any, redis_url: Optional[str] = None) -> None:
     cache.init_app(server, cache_config(redis_url))
 
 
+def ensure_ready() -> None:
+    """Bind the run cache to a Flask app of its own when no server did (scripts, notebooks)."""
+    if getattr(cache, "app", None) is None:
+        from flask import Flask
+        init_app(Flask("backprop-studio"), os.environ.get("REDIS_URL") or None)
+
+
 def valid_session(session_id: Any) -> bool:
     """True for a session id as the page makes them (32 lowercase hex digits)."""
     return isinstance(session_id, str) and bool(_SESSION_RE.match(session_id))
@@ -185,3 +192,38 @@ def get_csv(session_id: str) -> Optional[dict]:
     if not valid_session(session_id):
         return None
     return cache.get(_key("csv", session_id))
+
+
+# -- a search's trials ------------------------------------------------------------------
+# Keyed by the records' ids (dashboard.records), not by a tab: a search's trials run on
+# any worker and are watched from any tab.
+def _record_key(kind: str, record_id: Any) -> str:
+    if isinstance(record_id, bool) or not isinstance(record_id, int) or record_id < 1:
+        raise ValueError(f"{kind} id must be a whole number of at least 1 (got {record_id!r})")
+    return f"{kind}:{record_id}"
+
+
+def put_run_progress(run_id: int, progress: dict) -> None:
+    """A trial's latest progress (epoch, batch, loss, elapsed), for the Experiments section."""
+    cache.set(_record_key("run-progress", run_id), progress, timeout=3600)
+
+
+def get_run_progress(run_ids: list[int]) -> dict[int, dict]:
+    """The progress of those of ``run_ids`` that are training now."""
+    if not run_ids:
+        return {}
+    found = cache.get_many(*(_record_key("run-progress", i) for i in run_ids))
+    return {i: p for i, p in zip(run_ids, found) if p is not None}
+
+
+def clear_run_progress(run_id: int) -> None:
+    cache.delete(_record_key("run-progress", run_id))
+
+
+def request_search_stop(search_id: int) -> None:
+    """Stop search: the running trials end after their batch, the waiting ones do not start."""
+    cache.set(_record_key("search-stop", search_id), time.time(), timeout=TIMEOUT_S)
+
+
+def search_stop_requested(search_id: int) -> Optional[float]:
+    return cache.get(_record_key("search-stop", search_id))
