@@ -19,8 +19,9 @@ import os
 import dash
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
-from dashboard import ids, store
-from dashboard.panels import architecture, conv, form, histograms, network, regions, sequences, training
+from dashboard import ids, searches, store
+from dashboard.panels import architecture, conv, experiments, form, histograms, network, regions, sequences, \
+    training
 
 REDIS_URL = os.environ.get("REDIS_URL") or None
 celery_app = None
@@ -48,6 +49,7 @@ if REDIS_URL:
 
     celery_app = Celery(__name__, broker=REDIS_URL, backend=REDIS_URL)
     background_manager = CeleryManager(celery_app)
+    searches.register_task(celery_app)
 else:
     import diskcache
 
@@ -86,6 +88,7 @@ def serve_layout() -> html.Div:
                 conv.layout(),
                 sequences.layout(),
                 histograms.layout(),
+                experiments.layout(),
             ], className="workspace"),
         ], className="app-main"),
     ], className="app")

@@ -38,6 +38,20 @@ TRIAL_TASK = "backprop.trial"
 NOT_RUN = "Not run: the search was stopped first."
 
 
+SHORT_NAMES = {"learning_rate": "lr", "batch_size": "batch", "activation": "", "output_activation": "out",
+               "val_percent": "val %", "init_seed": "seed", "optimizer": "", "init": "init"}
+
+
+def trial_name(trial: int, params: dict) -> str:
+    """``"Trial 3: lr 0.03 · relu"``: a trial named by what it varied."""
+    parts = []
+    for field, value in params.items():
+        label = SHORT_NAMES.get(field, field.split(".")[-1])
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        parts.append(f"{label} {text}".strip())
+    return f"Trial {trial + 1}: " + " · ".join(parts) if parts else f"Trial {trial + 1}"
+
+
 # -- making a search ---------------------------------------------------------------------------------
 def create(base_form: dict, space: dict, *, strategy: str = "grid", n_trials: Optional[int] = None,
            seed: int = 0, name: Optional[str] = None, csv_meta: Optional[dict] = None,
@@ -60,7 +74,8 @@ def _record_rule_breakers(search_id: int, planned: list[dict], base: dict, sessi
             runnable.append(entry)
             continue
         run_id = records.start_run(base, session=session_id, dataset=(base.get("data") or {}).get("name"),
-                                   params=entry["params"], search_id=search_id, trial=entry["trial"])
+                                   params=entry["params"], search_id=search_id, trial=entry["trial"],
+                                   name=trial_name(entry["trial"], entry["params"]))
         records.finish_run(run_id, state="failed", message=f"Not run: {entry['error']}")
     if not runnable:
         finish_if_complete(search_id)
@@ -102,11 +117,12 @@ def run_trial(search_id: int, entry: dict, session_id: Optional[str] = None) -> 
     stopped when Stop search came first. Ends the search when it was the last."""
     if store.search_stop_requested(search_id) is not None:
         run_id = records.start_run(entry["spec"], session=session_id, dataset=entry["spec"]["data"]["name"],
-                                   params=entry["params"], search_id=search_id, trial=entry["trial"])
+                                   params=entry["params"], search_id=search_id, trial=entry["trial"],
+                                   name=trial_name(entry["trial"], entry["params"]))
         records.finish_run(run_id, state="stopped", message=NOT_RUN)
     else:
         run_id = jobs.run_trial(entry["spec"], search_id=search_id, trial=entry["trial"], params=entry["params"],
-                                session_id=session_id)
+                                session_id=session_id, name=trial_name(entry["trial"], entry["params"]))
     finish_if_complete(search_id)
     return run_id
 
@@ -120,20 +136,31 @@ def run_all(search_id: int, planned: list[dict], session_id: Optional[str] = Non
             on_trial(run_id)
 
 
-def dispatch(celery_app: Any, search_id: int, planned: list[dict], session_id: Optional[str] = None) -> None:
+def dispatch(app: Any, search_id: int, planned: list[dict], session_id: Optional[str] = None) -> None:
     """The trials as Celery tasks, one each: idle workers take them as they come."""
     for entry in planned:
-        celery_app.send_task(TRIAL_TASK, kwargs={"search_id": search_id, "entry": entry, "session_id": session_id})
+        app.send_task(TRIAL_TASK, kwargs={"search_id": search_id, "entry": entry, "session_id": session_id})
 
 
-def register_task(celery_app: Any) -> None:
-    """Teach a Celery app the trial task (``app.py`` calls it at import, so workers know it)."""
+_celery_app: Any = None
+
+
+def celery_app() -> Any:
+    """The Celery app trials are sent to (None when embedded: they run in a background job)."""
+    return _celery_app
+
+
+def register_task(app: Any) -> None:
+    """Teach a Celery app the trial task and send this process's trials to it (``app.py``
+    calls it at import, so the web server and its workers know it)."""
+    global _celery_app
+    _celery_app = app
     # One trial at a time per worker process: a trial takes minutes, so a worker must not
     # reserve the next one while another worker sits idle.
-    celery_app.conf.worker_prefetch_multiplier = 1
-    celery_app.conf.task_acks_late = True
+    app.conf.worker_prefetch_multiplier = 1
+    app.conf.task_acks_late = True
 
-    @celery_app.task(name=TRIAL_TASK)
+    @app.task(name=TRIAL_TASK)
     def trial_task(search_id: int, entry: dict, session_id: Optional[str] = None) -> Optional[int]:
         return run_trial(search_id, entry, session_id)
 
