@@ -69,6 +69,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def app_env(state_dir: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("REDIS_URL", None)
+    env.pop("BACKPROP_DATABASE_URL", None)
     env.update(BACKPROP_STATE_DIR=str(state_dir), BACKPROP_DATA_DIR=str(DATA_DIR), PYTHONUNBUFFERED="1", **extra)
     return env
 
@@ -129,11 +130,18 @@ def redis_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def celery_worker(redis_url, tmp_path_factory):
+def celery_database_url(tmp_path_factory):
+    """One records database for the Celery-mode server and its worker (as a deployment
+    shares one through BACKPROP_DATABASE_URL)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('celery-records') / 'runs.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(redis_url, celery_database_url, tmp_path_factory):
     """``celery -A app:celery_app worker`` against the test Redis; its output goes to worker.log."""
     folder = tmp_path_factory.mktemp("celery")
     log = folder / "worker.log"
-    env = app_env(folder / "state", REDIS_URL=redis_url)
+    env = app_env(folder / "state", REDIS_URL=redis_url, BACKPROP_DATABASE_URL=celery_database_url)
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "app:celery_app", "worker",
                                  "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle"],
@@ -152,9 +160,10 @@ def celery_worker(redis_url, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def celery_app_server(redis_url, celery_worker, tmp_path_factory):
+def celery_app_server(redis_url, celery_worker, celery_database_url, tmp_path_factory):
     """The dashboard with REDIS_URL set: training runs on the Celery worker."""
-    with running_app(tmp_path_factory.mktemp("app-celery"), REDIS_URL=redis_url) as url:
+    with running_app(tmp_path_factory.mktemp("app-celery"), REDIS_URL=redis_url,
+                     BACKPROP_DATABASE_URL=celery_database_url) as url:
         yield url
 
 

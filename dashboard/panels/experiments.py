@@ -174,7 +174,9 @@ def layout() -> html.Section:
                                       "minWidth": 90},
                        dashGridOptions={"rowSelection": {"mode": "multiRow", "checkboxes": True,
                                                          "headerCheckbox": True, "enableClickSelection": False},
-                                        "animateRows": False, "tooltipShowDelay": 300},
+                                        "animateRows": False, "tooltipShowDelay": 300,
+                                        "suppressFieldDotNotation": True,  # "metrics.loss" is one key
+                                        "selectionColumnDef": {"pinned": "left", "width": 50}},
                        columnSize="autoSize", style={"height": "360px"}, className="ag-theme-quartz"),
             html.Div(className="exp-controls", children=[
                 html.Button("Export CSV", id=EXPORT, className="btn btn-ghost", n_clicks=0),
@@ -444,7 +446,7 @@ def _column(key: str) -> dict:
         metric = key.split(".", 1)[1]
         header = run_figures.metric_label(metric)
         col = {"field": key, "headerName": header[:1].upper() + header[1:], "filter": "agNumberColumnFilter",
-               "valueFormatter": {"function": "params.value == null ? '' : d3.format('.4~g')(params.value)"}}
+               "valueFormatter": {"function": "significant(params.value, 4)"}}
         return col
     if key.startswith("params."):
         field = key.split(".", 1)[1]
@@ -452,13 +454,15 @@ def _column(key: str) -> dict:
         return {"field": key, "headerName": label.split(" (")[0], "headerTooltip": label}
     col = {"field": key, "headerName": COLUMN_LABELS.get(key, key)}
     if key == "id":
-        col.update(width=80, filter="agNumberColumnFilter", sort="desc")
+        col.update(width=80, filter="agNumberColumnFilter", sort="desc", pinned="left")
+    elif key == "name":
+        col.update(pinned="left", editable=False, tooltipField="name")
     elif key in ("wall_time_s", "epochs", "search_id"):
         col["filter"] = "agNumberColumnFilter"
         if key == "wall_time_s":
-            col["valueFormatter"] = {"function": "params.value == null ? '' : d3.format('.3~f')(params.value)"}
+            col["valueFormatter"] = {"function": "significant(params.value, 3)"}
     elif key == "created_at":
-        col["valueFormatter"] = {"function": "params.value ? params.value.slice(0, 19).replace('T', ' ') : ''"}
+        col["valueFormatter"] = {"function": "timestamp(params.value)"}
     elif key == "message":
         col.update(tooltipField="message", width=260)
     return col
