@@ -51,6 +51,9 @@ MAX_INSIDE_FRAMES = 200     # epochs of them at most (thinned evenly past it)
 # of clipped probabilities stays finite however large the steps).
 DIVERGED_FACTOR = 10.0
 RECORD_S = 2.0              # a running run's record is brought up to date at most this often
+# A running run whose record nobody brought up to date for this long has lost its process
+# (the job or worker was killed, the machine restarted): it is marked failed.
+STALE_S = 60.0
 
 # Per-batch matrix work (batch x fan-in x fan-out of the widest layer) below which the
 # job multiplies on one BLAS thread: for such small products OpenBLAS's threads cost
@@ -405,9 +408,11 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
                                     "batch_trace": fit.trace.to_dict()})
         return state_now, {"session": session_id, "version": version}
 
-    fit = Fit(model, prepared, spec["training"], lambda: store.stop_requested(session_id),
-              lambda f, run_history, epoch, batch: set_progress(list(publish(
-                  f, "running", f"{note}: training", run_history, epoch, batch))),
+    def on_publish(f: Fit, run_history: dict, epoch: int, batch: int) -> None:
+        set_progress(list(publish(f, "running", f"{note}: training", run_history, epoch, batch)))
+        recorder.progress(join_history(history, run_history), model.epochs_trained, time.perf_counter() - started)
+
+    fit = Fit(model, prepared, spec["training"], lambda: store.stop_requested(session_id), on_publish,
               on_epoch=lambda f, run_history, epoch: recorder.progress(
                   join_history(history, run_history), model.epochs_trained, time.perf_counter() - started))
     set_progress(list(publish(fit, "running", f"{note}: starting", {}, 0, 0)))
@@ -422,13 +427,14 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
     model_file = model_bytes(model, spec, full, prepared.summary)
     store.put_model(session_id, model_file, key, full,
                     filename=f"backprop-studio-{prepared.summary['name']}-e{model.epochs_trained}.npz")
-    _finish_record(recorder, fit, model, spec, prepared, state, message, full, found, model_file,
-                   time.perf_counter() - started)
     state_now, version = publish(fit, state, message, run_history, epochs_done, fit.n_batches, metrics=found)
     if fit.stopped is not None:
         state_now["stop_latency_s"] = fit.stopped
         log.info("stop flag seen %.3f s after it was raised", fit.stopped)
     store.clear_stop(session_id)
+    set_progress([state_now, version])      # the page has the metrics while the record is written
+    _finish_record(recorder, fit, model, spec, prepared, state, message, full, found, model_file,
+                   time.perf_counter() - started)
     return state_now, version
 
 
@@ -457,6 +463,8 @@ def run_trial(spec: dict, *, search_id: Optional[int] = None, trial: Optional[in
             store.put_run_progress(run_id, {
                 "epoch": epoch, "epochs": fit.epochs, "batch": batch, "batches": fit.n_batches,
                 "loss": fit.trace.y[-1] if fit.trace.y else None, "elapsed": fit.elapsed})
+            recorder.progress(join_history(empty_history(model.is_classifier), run_history),
+                              model.epochs_trained, time.perf_counter() - started)
 
         def stop_asked() -> Optional[float]:
             return store.search_stop_requested(search_id) if search_id is not None else None

@@ -27,6 +27,7 @@ import copy
 import logging
 import math
 import time
+from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 from . import experiments, jobs, presets, records, store
@@ -187,11 +188,21 @@ def finish_if_complete(search_id: int) -> bool:
 def status(search_id: int) -> Optional[dict]:
     """What the page shows of a search: ``{"id", "name", "state", "total", "finished",
     "by_state", "running": [{"run_id", "trial", "name", "epoch", "epochs", "loss", ...}],
-    "eta_s"}`` (``eta_s`` None until a trial has finished), or None."""
+    "waiting", "eta_s"}`` (``waiting``: trials no worker has taken yet; ``eta_s`` None until
+    a trial has finished), or None. Trials that stopped reporting for ``jobs.STALE_S`` are
+    marked failed here (their process is gone)."""
     search = records.get_search(search_id)
     if search is None:
         return None
+    if search["state"] == "running":
+        # A trial whose process died stops reporting: mark it failed, so the search can end.
+        if records.mark_stale_running(jobs.STALE_S):
+            finish_if_complete(search_id)
+            search = records.get_search(search_id)
     trials = records.list_runs(search_id=search_id, newest_first=False)
+    if search["state"] == "running" and _job_lost(search, trials):
+        records.finish_search(search_id, "stopped")
+        search = records.get_search(search_id)
     by_state: dict[str, int] = {}
     for run in trials:
         by_state[run["state"]] = by_state.get(run["state"], 0) + 1
@@ -212,7 +223,19 @@ def status(search_id: int) -> Optional[dict]:
         eta = mean * (max(left - len(running), 0) + running_left) / at_once
     return {"id": search["id"], "name": search["name"], "state": search["state"], "total": search["n_trials"],
             "finished": finished, "by_state": by_state, "running": live,
+            "waiting": max(search["n_trials"] - len(trials), 0),
             "eta_s": None if eta is None or not math.isfinite(eta) else eta}
+
+
+def _job_lost(search: dict, trials: list[dict]) -> bool:
+    """Embedded mode: the job that runs the trials one after another is gone (the server
+    restarted under it) when no trial runs, some never started, and nothing happened for
+    ``jobs.STALE_S``. (With Celery, waiting trials wait for a free worker.)"""
+    if _celery_app is not None or len(trials) >= search["n_trials"] or any(r["state"] == "running" for r in trials):
+        return False
+    last = max([datetime.fromisoformat(r["updated_at"]) for r in trials]
+               + [datetime.fromisoformat(search["created_at"])])
+    return (datetime.now(timezone.utc) - last).total_seconds() > jobs.STALE_S
 
 
 def status_text(found: Optional[dict]) -> str:
@@ -229,6 +252,8 @@ def status_text(found: Optional[dict]) -> str:
             parts.append(f"trial {trial['trial'] + 1}: epoch {trial['epoch']}/{trial['epochs']}{loss}")
         else:
             parts.append(f"trial {trial['trial'] + 1}: starting")
+    if found["state"] == "running" and found.get("waiting") and not found["running"]:
+        parts.append(f"{found['waiting']} waiting for a free worker")
     if found["state"] == "running":
         parts.append(f"about {jobs.duration_text(found['eta_s'])} left" if found["eta_s"] is not None
                      else "time left: known after the first trial")

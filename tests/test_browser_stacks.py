@@ -47,6 +47,8 @@ def kernel_z(page) -> list:
 
 
 def metric(page, name: str) -> float:
+    # The metrics follow the end of the run (a pass over the validation data).
+    expect(page.locator("#train-metrics")).to_contain_text(name, timeout=RUN_TIMEOUT_MS)
     text = page.locator("#train-metrics").inner_text()
     found = re.search(rf"{name} ([0-9.]+)", text)
     assert found, f"no {name} in {text!r}"

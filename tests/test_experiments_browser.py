@@ -110,7 +110,7 @@ def test_a_grid_search_fills_the_table_compares_and_survives_a_restart(server_fo
         context.close()
 
 
-def test_rename_tag_and_delete_runs(server_folder, browser):
+def test_rename_tag_delete_and_open_runs(server_folder, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
@@ -141,5 +141,17 @@ def test_rename_tag_and_delete_runs(server_folder, browser):
             expect(page.locator("#exp-action-message")).to_have_text("Deleted 1 run.")
             expect(page.locator(ROWS)).to_have_count(3, timeout=20_000)
             assert target not in {r["id"] for r in table_rows(page)}
+
+            # Open: a run's model becomes the tab's model; the form takes its settings.
+            page.evaluate("() => dash_ag_grid.getApi('exp-runs').deselectAll()")
+            select_rows(page, 1)
+            opened = table_rows(page)[0]
+            page.click("#exp-open")
+            expect(page.locator("#exp-action-message")).to_contain_text(f"Opened run #{opened['id']}")
+            expect(page.locator("#exp-action-message")).to_contain_text("3 epochs trained")
+            expect(page.locator("#ctl-learning_rate")).to_have_value(f"{opened['params.learning_rate']:g}")
+            look_at(page, "network")
+            page.wait_for_function("() => window.backpropGraph && window.backpropGraph.cy() && "
+                                   "window.backpropGraph.cy().edges().length > 0", timeout=20_000)
     finally:
         context.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import time
 
 import numpy as np
 import pytest
@@ -222,3 +223,33 @@ def test_final_metrics_come_from_the_history_and_the_validation_pass():
         {"loss": 0.4, "val_loss": 0.5, "accuracy": 0.8, "val_accuracy": 0.75, "macro_f1": 0.7}
     assert jobs.final_metrics({"train_loss": [2.0], "val_loss": []}, {}) == {"loss": 2.0}
     assert not math.isnan(jobs.final_metrics(history, {})["val_accuracy"])
+
+
+def test_a_trial_whose_process_died_is_failed_and_the_search_ends(db, monkeypatch):
+    search_id, planned = searches.create(small_form(), {"learning_rate": {"kind": "values", "values": [0.01, 0.1]}})
+    searches.run_trial(search_id, planned[0])
+    # The second trial's process is killed mid-run: its record says running and stays so.
+    lost = db.start_run(planned[1]["spec"], search_id=search_id, trial=1, params=planned[1]["params"])
+    found = searches.status(search_id)
+    assert found["state"] == "running" and [t["run_id"] for t in found["running"]] == [lost]
+    monkeypatch.setattr(jobs, "STALE_S", 0.05)
+    time.sleep(0.1)
+    found = searches.status(search_id)
+    assert found["state"] == "done" and found["by_state"] == {"done": 1, "failed": 1}
+    assert db.get_run(lost)["message"] == records.STALE_MESSAGE
+
+
+def test_an_embedded_search_whose_job_is_gone_is_stopped(db, monkeypatch):
+    search_id, planned = searches.create(small_form(), GRID)
+    searches.run_trial(search_id, planned[0])
+    found = searches.status(search_id)
+    assert found["state"] == "running" and found["waiting"] == 3
+    monkeypatch.setattr(jobs, "STALE_S", 0.05)
+    time.sleep(0.1)
+    # With Celery the waiting trials wait for a worker ...
+    monkeypatch.setattr(searches, "_celery_app", object())
+    assert searches.status(search_id)["state"] == "running"
+    assert "3 waiting for a free worker" in searches.status_text(searches.status(search_id))
+    # ... embedded, nobody will run them.
+    monkeypatch.setattr(searches, "_celery_app", None)
+    assert searches.status(search_id)["state"] == "stopped"

@@ -204,7 +204,7 @@ def test_a_different_architecture_is_not_the_same():
 @pytest.mark.parametrize("field, value, message", [
     ("learning_rate", -1, "Must be greater than 0"),
     ("learning_rate", 0, "Must be greater than 0"),
-    ("learning_rate", 5000, "Must be between 0 and 1000"),
+    ("learning_rate", 5000, "Must be between 0 and 1,000"),
     ("learning_rate", None, "Enter a number"),
     ("learning_rate", "  ", "Enter a number"),
     ("learning_rate", "abc", "Enter a number"),

@@ -79,8 +79,8 @@ MAX_RUNS_SHOWN = 5000
 # Fields a search can vary from this section: (value, label, numeric).
 SPACE_FIELDS = [
     ("learning_rate", "Learning rate", True), ("batch_size", "Batch size", True), ("epochs", "Epochs", True),
-    ("units", "Hidden units (every hidden Dense layer)", True),
-    ("activation", "Hidden activation (every hidden Dense layer)", False),
+    ("units", "Hidden units (all Dense rows)", True),
+    ("activation", "Hidden activation (all Dense rows)", False),
     ("layers", "Hidden Dense layers (how many)", True), ("l1", "L1", True), ("l2", "L2", True),
     ("optimizer", "Optimiser", False), ("init", "Initialisation", False), ("init_seed", "Init seed", True),
     ("loss", "Loss", False), ("output_activation", "Output activation", False),
@@ -146,7 +146,8 @@ def layout() -> html.Section:
                 html.Button("+ Add field", id=ADD_ROW, className="btn btn-ghost", n_clicks=0),
                 html.Button("Reports' random search", id=PRESET, className="btn btn-ghost", n_clicks=0,
                             title="Hidden size {400, 500, 600}, layers {1, 2, 3}, epochs 3-8, batch {100, 300, 600}, "
-                                  "learning rate log 1e-4..1e-1, activation {ReLU, Leaky ReLU, Sigmoid}"),
+                                  "learning rate log 1e-4..1e-1, activation {ReLU, Leaky ReLU, Sigmoid}: random, 10 trials, "
+                                  "on the form's data set (the Reference MLP preset puts MNIST in the form)"),
                 dcc.RadioItems(id=STRATEGY, options=[{"label": "Grid", "value": "grid"},
                                                      {"label": "Random", "value": "random"}],
                                value="grid", inline=True, className="exp-strategy"),
