@@ -21,7 +21,7 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
 from dashboard import ids, searches, store
 from dashboard.panels import architecture, conv, experiments, form, histograms, network, regions, sequences, \
-    training
+    timeline, training
 
 REDIS_URL = os.environ.get("REDIS_URL") or None
 celery_app = None
@@ -77,6 +77,7 @@ def serve_layout() -> html.Div:
     return html.Div([
         dcc.Store(id=ids.SESSION, storage_type="session"),
         dcc.Store(id=ids.SNAPSHOT_VERSION), *(dcc.Store(id=ids.panel_version(p)) for p in ids.PANELS),
+        dcc.Store(id=ids.STEP),
         header(),
         html.Main([
             html.Aside(form.layout(), className="sidebar"),
@@ -88,6 +89,7 @@ def serve_layout() -> html.Div:
                 conv.layout(),
                 sequences.layout(),
                 histograms.layout(),
+                timeline.layout(),
                 experiments.layout(),
             ], className="workspace"),
         ], className="app-main"),

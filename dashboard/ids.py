@@ -9,11 +9,15 @@ SNAPSHOT_VERSION = "snapshot-version"
 # dcc.Store: the index of the layer the user chose in the architecture graph (None:
 # no choice yet); the kernel, feature-map, hidden-state and histogram panels follow it.
 SELECTED_LAYER = "selected-layer"
+# dcc.Store: the step of the run the panels are scrubbed back to (the Step slider of the
+# "Over time" panel): {"session", "index", "step", "frame": the kept frame's serial}, or
+# None to follow the run live. The histograms and the network graph draw that frame.
+STEP = "timeline-step"
 # The panels that redraw from the snapshot, each with a version store of its own: the
 # browser copies SNAPSHOT_VERSION into the stores of the panels on screen, and into a
 # panel's store when it comes into view (assets/visibility.js). A panel out of view
 # costs nothing while a run trains.
-PANELS = ("charts", "architecture", "regions", "network", "conv", "sequences", "histograms")
+PANELS = ("charts", "architecture", "regions", "network", "conv", "sequences", "histograms", "timeline")
 
 
 def panel_version(panel: str) -> str:

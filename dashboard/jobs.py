@@ -38,6 +38,7 @@ from . import data as data_mod
 from . import records
 from . import spec as spec_mod
 from . import store
+from .timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ MAX_INSIDE_FRAMES = 200     # epochs of them at most (thinned evenly past it)
 # (the engine itself stops only on a loss or gradient that is not finite; a cross-entropy
 # of clipped probabilities stays finite however large the steps).
 DIVERGED_FACTOR = 10.0
+TIMELINE_MIN_S = 0.05      # besides every snapshot, the timeline keeps epoch ends at most this often
+PROBE_SAMPLES = 256         # the fixed training batch whose activations the timeline keeps
 RECORD_S = 2.0              # a running run's record is brought up to date at most this often
 # A running run whose record nobody brought up to date for this long has lost its process
 # (the job or worker was killed, the machine restarted): it is marked failed.
@@ -261,6 +264,7 @@ class Fit:
         self.stop_asked, self.on_publish, self.on_epoch = stop_asked, on_publish, on_epoch
         self.inside = Inside()
         self.samples = 0
+        self.batches_done = 0                      # of this pass
         self.first_loss: Optional[float] = None   # the first batch's, before any step of this pass
         self.stopped: Optional[float] = None      # seconds from the Stop request to the job seeing it
         self.started = time.perf_counter()
@@ -278,6 +282,7 @@ class Fit:
     def _on_event(self, model: Sequential, logs: dict) -> None:
         now = time.perf_counter()
         if logs["event"] == "batch":
+            self.batches_done += 1
             if self.first_loss is None:
                 self.first_loss = float(logs["loss"])
             self.samples += min(self.batch_size, self.n_train - (logs["batch"] - 1) * self.batch_size)
@@ -395,7 +400,22 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
         history = empty_history(model.is_classifier)
     store.put_probe(session_id, {**prepared.probe, "dataset_key": key})
 
+    timeline = Timeline(model, prepared.X_train[:PROBE_SAMPLES])
+
+    kept_at = [0.0]
+
+    def keep_step(fit: Fit, epoch: int, batch: int) -> None:
+        """A step of the timeline (at most one per batch count)."""
+        if timeline.steps and timeline.steps[-1] == fit.batches_done:
+            return
+        kept_at[0] = time.perf_counter()
+        timeline.add(model, fit.batches_done, (epoch - 1 + batch / fit.n_batches) if epoch else 0.0,
+                     put_frame=lambda serial, frame: store.put_frame(session_id, serial, frame),
+                     drop_frame=lambda serial: store.drop_frame(session_id, serial))
+
     def publish(fit: Fit, state: str, message: str, run_history: dict, epoch: int, batch: int, **extra: Any):
+        keep_step(fit, epoch, batch)
+        store.put_timeline(session_id, timeline.to_dict())
         snapshot = model.snapshot()
         snapshot.update(version=store.new_version(), status=state, dataset=prepared.summary, spec=spec)
         version = store.put_snapshot(session_id, snapshot)
@@ -412,9 +432,13 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
         set_progress(list(publish(f, "running", f"{note}: training", run_history, epoch, batch)))
         recorder.progress(join_history(history, run_history), model.epochs_trained, time.perf_counter() - started)
 
+    def on_epoch(f: Fit, run_history: dict, epoch: int) -> None:
+        recorder.progress(join_history(history, run_history), model.epochs_trained, time.perf_counter() - started)
+        if time.perf_counter() - kept_at[0] >= TIMELINE_MIN_S:
+            keep_step(f, epoch, f.n_batches)
+
     fit = Fit(model, prepared, spec["training"], lambda: store.stop_requested(session_id), on_publish,
-              on_epoch=lambda f, run_history, epoch: recorder.progress(
-                  join_history(history, run_history), model.epochs_trained, time.perf_counter() - started))
+              on_epoch=on_epoch)
     set_progress(list(publish(fit, "running", f"{note}: starting", {}, 0, 0)))
     _yield_to_the_page()
     run_history = fit.run()

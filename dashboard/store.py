@@ -18,6 +18,8 @@ Per session:
 * ``csv``      - the bytes of the CSV the user uploaded (:func:`put_csv`).
 * ``live``     - the run's latest live state (progress, history, batch trace, metrics;
   :func:`get_live`): the charts read it, and a page that lost track of its run.
+* ``timeline`` - the run's histograms, percentile bands and health at every snapshot
+  (``dashboard.timeline``), and ``frame:<n>`` the parameters kept for scrubbing back.
 * ``probe``    - the samples the panels draw for this run (``dashboard.data``: points
   for decision regions, images, sentences, the vocabulary); :func:`put_probe`.
 """
@@ -108,11 +110,21 @@ def get_snapshot(session_id: str, version: Optional[int] = None) -> Optional[dic
     return snapshot
 
 
-def snapshot_for(version: Optional[dict]) -> Optional[dict]:
-    """The snapshot a ``SNAPSHOT_VERSION`` store value points at (``{"session", "version"}``)."""
+def snapshot_for(version: Optional[dict], step: Optional[dict] = None) -> Optional[dict]:
+    """The snapshot a ``SNAPSHOT_VERSION`` store value points at (``{"session", "version"}``);
+    with ``step`` (the ``ids.STEP`` store: a kept frame of the run), the same snapshot with
+    that frame's parameters and gradients - the model as it was at that step."""
     if not version or not version.get("session"):
         return None
-    return get_snapshot(version["session"], version.get("version"))
+    snapshot = get_snapshot(version["session"], version.get("version"))
+    if snapshot is None or not step or step.get("session") != version["session"] or step.get("frame") is None:
+        return snapshot
+    frame = get_frame(version["session"], step["frame"])
+    if frame is None or len(frame["layers"]) != len(snapshot["layers"]):
+        return snapshot
+    layers = [{**layer, "params": kept["params"], "grads": kept["grads"]}
+              for layer, kept in zip(snapshot["layers"], frame["layers"])]
+    return {**snapshot, "layers": layers, "step": frame["step"]}
 
 
 def put_snapshot(session_id: str, snapshot: dict) -> int:
@@ -124,7 +136,8 @@ def put_snapshot(session_id: str, snapshot: dict) -> int:
 
 def clear(session_id: str) -> None:
     """Forget this tab's model and snapshot (Reset)."""
-    cache.delete_many(*(_key(kind, session_id) for kind in ("snapshot", "model", "stop", "live", "probe")))
+    cache.delete_many(*(_key(kind, session_id) for kind in ("snapshot", "model", "stop", "live", "probe",
+                                                             "timeline")))
     with _memo_lock:
         _memo.pop(session_id, None)
 
@@ -227,3 +240,34 @@ def request_search_stop(search_id: int) -> None:
 
 def search_stop_requested(search_id: int) -> Optional[float]:
     return cache.get(_record_key("search-stop", search_id))
+
+
+# -- the run's timeline (dashboard.timeline) ---------------------------------------
+def put_timeline(session_id: str, timeline: dict) -> None:
+    """The tab's run's timeline (``Timeline.to_dict``): histograms and bands of every step."""
+    cache.set(_key("timeline", session_id), timeline)
+
+
+def get_timeline(session_id: str) -> Optional[dict]:
+    if not valid_session(session_id):
+        return None
+    return cache.get(_key("timeline", session_id))
+
+
+def _frame_key(session_id: str, serial: int) -> str:
+    return f"{_key('frame', session_id)}:{int(serial)}"
+
+
+def put_frame(session_id: str, serial: int, frame: dict) -> None:
+    """One kept frame of the run (the parameters and gradients at a step)."""
+    cache.set(_frame_key(session_id, serial), frame)
+
+
+def get_frame(session_id: str, serial: int) -> Optional[dict]:
+    if not valid_session(session_id):
+        return None
+    return cache.get(_frame_key(session_id, serial))
+
+
+def drop_frame(session_id: str, serial: int) -> None:
+    cache.delete(_frame_key(session_id, serial))

@@ -67,11 +67,12 @@ def _options(snapshot: dict) -> list[dict]:
 
 
 def refresh_histograms(version: Optional[dict], layers: Optional[list], selected: Optional[int] = None,
-                       current_options: Optional[list] = None):
+                       current_options: Optional[list] = None, step: Optional[dict] = None):
     """Weight figure, gradient figure, layer options and choice for the latest snapshot
     (the options only when they differ from ``current_options``: re-sending them
-    re-renders the dropdown, perhaps open under the user's pointer)."""
-    snapshot = store.snapshot_for(version)
+    re-renders the dropdown, perhaps open under the user's pointer). With ``step`` (the
+    Step slider's ``ids.STEP``) the histograms are the model's at that step of the run."""
+    snapshot = store.snapshot_for(version, step)
     if snapshot is None:
         return (_empty_figure("params"), _empty_figure("grads"), [] if current_options != [] else dash.no_update,
                 dash.no_update)
@@ -97,5 +98,5 @@ dash.callback(
     Output(WEIGHTS_GRAPH, "figure"), Output(GRADS_GRAPH, "figure"), Output(LAYER_SELECT, "options"),
     Output(LAYER_SELECT, "value"),
     Input(ids.panel_version("histograms"), "data"), Input(LAYER_SELECT, "value"), Input(ids.SELECTED_LAYER, "data"),
-    State(LAYER_SELECT, "options"),
+    State(LAYER_SELECT, "options"), Input(ids.STEP, "data"),
 )(refresh_histograms)

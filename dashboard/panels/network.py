@@ -109,7 +109,7 @@ def _layer_options(snapshot: dict) -> list[dict]:
 
 def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pair: Any,
                   current_layout: Optional[dict] = None, current_options: Optional[list] = None,
-                  labelled: Optional[list] = None):
+                  labelled: Optional[list] = None, step: Optional[dict] = None):
     """Elements, summary, layer options, layout and the pinned neuron choice for
     the latest snapshot.
 
@@ -122,9 +122,10 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
     Cytoscape re-runs (and re-fits) it whenever it receives one, which would cost a
     relayout per refresh and undo the user's zoom and pan. The layer options, too,
     only when they differ from ``current_options``. Edges the user labelled
-    (``labelled``, the ``LABELLED_EDGES`` store) keep their label class.
+    (``labelled``, the ``LABELLED_EDGES`` store) keep their label class. With ``step``
+    (the Step slider's ``ids.STEP``) the graph is the model at that step of the run.
     """
-    snapshot = store.snapshot_for(version)
+    snapshot = store.snapshot_for(version, step)
     if snapshot is None:
         return [], [html.Li(NO_MODEL)], [], dash.no_update, dash.no_update
     note = graph.dense_part_note(snapshot)
@@ -237,14 +238,14 @@ def _fmt(x: Optional[float]) -> str:
     return "–" if x is None else f"{x:.4g}"
 
 
-def neuron_panel(tap: Optional[dict], version: Optional[dict]):
+def neuron_panel(tap: Optional[dict], version: Optional[dict], step: Optional[dict] = None):
     """The detail panel of the last clicked neuron, refreshed with every snapshot."""
     if not tap or "layer_position" not in tap:
         return dash.no_update
     if tap.get("kind") == "bias":
         return html.P(f"The bias node feeds Layer {tap['layer_position']}: a constant 1 whose weights are "
                       "the biases. Click a neuron to see its own.", className="graph-muted")
-    snapshot = store.snapshot_for(version)
+    snapshot = store.snapshot_for(version, step)
     if snapshot is None:
         return html.P(NO_MODEL, className="graph-muted")
     try:
@@ -289,6 +290,7 @@ dash.callback(
     Output(GRAPH, "layout"), Output(NEURON_CHOICE, "data"),
     Input(ids.panel_version("network"), "data"), Input(NEURON_CHOICE, "data"), Input(EDGES_PER_PAIR, "value"),
     State(GRAPH, "layout"), State(LAYER_SELECT, "options"), State(LABELLED_EDGES, "data"),
+    Input(ids.STEP, "data"),
 )(refresh_graph)
 
 dash.callback(
@@ -302,7 +304,7 @@ dash.callback(
 
 dash.callback(
     Output(NEURON_PANEL, "children"),
-    Input(GRAPH, "tapNodeData"), Input(ids.panel_version("network"), "data"),
+    Input(GRAPH, "tapNodeData"), Input(ids.panel_version("network"), "data"), Input(ids.STEP, "data"),
 )(neuron_panel)
 
 # The label itself is toggled by assets/graph.js (a Cytoscape tap listener adds or
