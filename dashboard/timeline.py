@@ -12,8 +12,9 @@ layer with a weight matrix the timeline keeps
 * a *frame* - the model's parameters and gradients as float32 copies, for scrubbing the
   panels back to that step - as long as the frames fit ``FRAME_BUDGET_BYTES``.
 
-At most ``MAX_STEPS`` steps are kept: past it every other step is dropped (the first and
-the newest always stay), so a long run keeps an even record of its whole length. Frames
+At most ``MAX_STEPS`` steps are kept: past it every other step of the older half is
+dropped (the first and the newest always stay), so the recent past keeps every step and
+the run's whole length stays in view, sparser the further back. Frames
 are thinned the same way, within their own budget; step 0 - the initial weights, exactly
 - is never dropped.
 
@@ -158,7 +159,10 @@ class Timeline:
             self.frames = keep
 
     def _thin(self) -> None:
-        keep = list(range(0, len(self.steps) - 1, 2)) + [len(self.steps) - 1]
+        """Every other step of the older half goes (the first stays): the newest half keeps
+        every step, and the further back, the sparser - evenly within each stretch."""
+        n = len(self.steps)
+        keep = [0] + list(range(2, n // 2, 2)) + list(range(n // 2, n))
         self.steps = [self.steps[i] for i in keep]
         self.epochs = [self.epochs[i] for i in keep]
         for kind in KINDS:

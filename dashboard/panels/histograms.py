@@ -91,6 +91,9 @@ def refresh_histograms(version: Optional[dict], layers: Optional[list], selected
         return _empty_figure("params", text), _empty_figure("grads", text), sent, chose
     weights = distribution_spec(snapshot, chosen, "params", bins=BINS)
     grads = distribution_spec(snapshot, chosen, "grads", bins=BINS)
+    if snapshot.get("step") is not None:
+        for fig in (weights, grads):
+            fig["layout"]["title"]["text"] += f" · at step {snapshot['step']:,} (Step slider; Live follows the run)"
     return weights, grads, sent, chose
 
 

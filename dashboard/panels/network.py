@@ -147,7 +147,11 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
     for element in view["elements"]:
         if element["data"]["id"] in keep:
             element["classes"] += " " + graph.LABELLED_CLASS
-    return (view["elements"], [html.Li(s) for s in view["summary"]],
+    summary = [html.Li(s) for s in view["summary"]]
+    if snapshot.get("step") is not None:
+        summary.insert(0, html.Li(f"The model at step {snapshot['step']:,} of the run (the Step slider in Over "
+                                  f"time; Live follows the run again).", className="graph-scrubbed"))
+    return (view["elements"], summary,
             options if options != current_options else dash.no_update,
             graph_layout if graph_layout != current_layout else dash.no_update,
             pinned if pinned != choice else dash.no_update)
