@@ -151,6 +151,7 @@ class Prepared:
     y_val: np.ndarray                      # validation labels (class indices) or targets
     summary: dict[str, Any]                # the snapshot's "dataset" entry
     probe: dict[str, Any] = field(default_factory=dict)
+    raw_val: Any = None                    # the validation inputs as the data set has them (images, texts)
 
 
 def load(data: dict, csv_bytes: Optional[bytes] = None, csv_name: str = "data.csv") -> datasets.Dataset:
@@ -231,7 +232,7 @@ def prepare(spec: dict, ds: datasets.Dataset) -> Prepared:
     validation = None
     if len(parts.X_val):
         validation = (scaler.transform(X_val_raw), targets(parts.y_val, ds.task, ds.n_classes, loss, n_outputs))
-    prepared = Prepared(X_train, Y_train, validation, parts.y_val, summary(ds))
+    prepared = Prepared(X_train, Y_train, validation, parts.y_val, summary(ds), raw_val=parts.X_val)
     prepared.probe = _probe(ds, parts, scaler, shape, vectorizer, X_val_raw)
     return prepared
 

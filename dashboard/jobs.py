@@ -160,8 +160,7 @@ def metrics(model: Sequential, X: np.ndarray, y: np.ndarray) -> dict[str, float]
     ``f1_score``), and ``n`` the number of samples. Empty for a regressor."""
     if not model.is_classifier or len(X) == 0:
         return {}
-    P = model.predict(X)
-    pred = (P[:, 0] >= 0.5).astype(np.int64) if P.shape[1] == 1 else P.argmax(axis=1)
+    pred = predicted_classes(model.predict(X))
     truth = np.asarray(y).reshape(-1).astype(np.int64)
     return {"accuracy": float(accuracy_score(truth, pred)),
             "macro_f1": float(f1_score(truth, pred, average="macro", zero_division=0)), "n": int(len(truth))}
@@ -179,6 +178,34 @@ def final_metrics(history: dict, found: dict) -> dict[str, float]:
     elif history.get("val_accuracy"):
         out["val_accuracy"] = float(history["val_accuracy"][-1])
     return out
+
+
+MAX_MISCLASSIFIED = 24      # validation samples the evaluation keeps of those the model gets wrong
+EVALUATE_S = 1.0            # the evaluation is brought up to date at epoch ends at most this often
+
+
+def predicted_classes(P: np.ndarray) -> np.ndarray:
+    """Class indices from a classifier's outputs (one column: the 0.5 threshold)."""
+    return (P[:, 0] >= 0.5).astype(np.int64) if P.shape[1] == 1 else P.argmax(axis=1)
+
+
+def evaluation(model: Sequential, prepared: data_mod.Prepared, epoch: int) -> Optional[dict]:
+    """What the Evaluation panel shows of a classifier: the validation split's true and
+    predicted classes, and the first misclassified samples as the data set has them
+    (images, sentences or points). None for a regressor or without validation data."""
+    if not model.is_classifier or not prepared.validation:
+        return None
+    y_true = np.asarray(prepared.y_val).reshape(-1).astype(np.int64)
+    y_pred = predicted_classes(model.predict(prepared.validation[0]))
+    wrong = np.flatnonzero(y_true != y_pred)[:MAX_MISCLASSIFIED]
+    raw = prepared.raw_val
+    samples = None
+    if raw is not None and len(wrong):
+        picked = [raw[i] for i in wrong] if isinstance(raw, list) else np.asarray(raw)[wrong]
+        samples = [str(t) for t in picked] if prepared.summary.get("kind") == data_mod.TEXT else np.asarray(picked)
+    return {"epoch": int(epoch), "y_true": y_true.astype(np.int32), "y_pred": y_pred.astype(np.int32),
+            "wrong": wrong.astype(np.int64), "samples": samples,
+            "class_names": list(prepared.summary.get("class_names") or [])}
 
 
 def metrics_text(m: dict) -> str:
@@ -432,10 +459,20 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
         set_progress(list(publish(f, "running", f"{note}: training", run_history, epoch, batch)))
         recorder.progress(join_history(history, run_history), model.epochs_trained, time.perf_counter() - started)
 
+    evaluated_at = [0.0]
+
+    def evaluate() -> None:
+        evaluated_at[0] = time.perf_counter()
+        found = evaluation(model, prepared, model.epochs_trained)
+        if found is not None:
+            store.put_evaluation(session_id, found)
+
     def on_epoch(f: Fit, run_history: dict, epoch: int) -> None:
         recorder.progress(join_history(history, run_history), model.epochs_trained, time.perf_counter() - started)
         if time.perf_counter() - kept_at[0] >= TIMELINE_MIN_S:
             keep_step(f, epoch, f.n_batches)
+        if time.perf_counter() - evaluated_at[0] >= EVALUATE_S:
+            evaluate()
 
     fit = Fit(model, prepared, spec["training"], lambda: store.stop_requested(session_id), on_publish,
               on_epoch=on_epoch)
@@ -448,6 +485,7 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
     # The page shows the end at once; the metrics (a pass over the validation data) follow.
     set_progress(list(publish(fit, state, message, run_history, epochs_done, fit.n_batches)))
     found = metrics(model, prepared.validation[0], prepared.y_val) if prepared.validation else {}
+    evaluate()
     model_file = model_bytes(model, spec, full, prepared.summary)
     store.put_model(session_id, model_file, key, full,
                     filename=f"backprop-studio-{prepared.summary['name']}-e{model.epochs_trained}.npz")

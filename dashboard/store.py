@@ -137,7 +137,7 @@ def put_snapshot(session_id: str, snapshot: dict) -> int:
 def clear(session_id: str) -> None:
     """Forget this tab's model and snapshot (Reset)."""
     cache.delete_many(*(_key(kind, session_id) for kind in ("snapshot", "model", "stop", "live", "probe",
-                                                             "timeline")))
+                                                             "timeline", "evaluation")))
     with _memo_lock:
         _memo.pop(session_id, None)
 
@@ -271,3 +271,15 @@ def get_frame(session_id: str, serial: int) -> Optional[dict]:
 
 def drop_frame(session_id: str, serial: int) -> None:
     cache.delete(_frame_key(session_id, serial))
+
+
+# -- the run's evaluation (dashboard.jobs.evaluation) -----------------------------
+def put_evaluation(session_id: str, found: dict) -> None:
+    """The validation split's true and predicted classes, and misclassified samples."""
+    cache.set(_key("evaluation", session_id), found)
+
+
+def get_evaluation(session_id: str) -> Optional[dict]:
+    if not valid_session(session_id):
+        return None
+    return cache.get(_key("evaluation", session_id))
