@@ -167,7 +167,8 @@ def summary(ds: datasets.Dataset) -> dict[str, Any]:
     """The ``dataset`` entry of a snapshot: what the panels need to label inputs and outputs."""
     return {"name": ds.name, "label": datasets.DATASETS.get(ds.name, {}).get("label", ds.name),
             "task": ds.task, "kind": ds.kind, "class_names": list(ds.class_names),
-            "feature_names": list(ds.feature_names) if ds.kind == TABLE else []}
+            "feature_names": list(ds.feature_names) if ds.kind == TABLE else [],
+            "image_shape": list(ds.image_shape) if ds.kind == IMAGE and ds.image_shape else None}
 
 
 def targets(y: np.ndarray, task: str, n_classes: int, loss: str, n_outputs: int) -> np.ndarray:

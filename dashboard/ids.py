@@ -17,7 +17,8 @@ STEP = "timeline-step"
 # browser copies SNAPSHOT_VERSION into the stores of the panels on screen, and into a
 # panel's store when it comes into view (assets/visibility.js). A panel out of view
 # costs nothing while a run trains.
-PANELS = ("charts", "architecture", "regions", "network", "conv", "sequences", "histograms", "timeline")
+PANELS = ("charts", "architecture", "regions", "network", "conv", "sequences", "histograms", "timeline",
+          "evaluation")
 
 
 def panel_version(panel: str) -> str:

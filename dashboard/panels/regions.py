@@ -26,6 +26,7 @@ from typing import Any, Optional
 import dash
 from dash import Input, Output, State, dcc, html
 
+from viz import evaluation as evaluation_figures
 from viz import regions as figure_builders
 from viz.snapshots import task_of
 
@@ -91,6 +92,17 @@ def regions_view(snapshot: Optional[dict], points: Optional[dict]) -> tuple[Opti
     return fig, None, _caption(snapshot)
 
 
+def ring_misclassified(fig: dict, points: dict, found: Optional[dict]) -> None:
+    """Ring the validation points the model gets wrong (the run's latest evaluation)."""
+    X_val = points.get("X_val") if points else None
+    if not found or X_val is None or len(X_val) != len(found["y_true"]) or X_val.shape[1] != 2:
+        return
+    wrong = found["y_true"] != found["y_pred"]
+    if wrong.any():
+        fig["data"].append(evaluation_figures.misclassified_points_trace(
+            X_val[wrong], found["y_true"][wrong], found["y_pred"][wrong], found.get("class_names")))
+
+
 def refresh_regions(version: Optional[dict], note_now: Any = None, caption_now: Any = None,
                     style_now: Any = None) -> tuple[Any, Any, Any, Any]:
     """Figure, note, caption and the graph's style for the latest snapshot (what the
@@ -99,6 +111,8 @@ def refresh_regions(version: Optional[dict], note_now: Any = None, caption_now: 
     probe = store.get_probe(version["session"]) if snapshot else None
     points = {**probe["points"], "name": probe["name"]} if probe and "points" in probe else None
     fig, note, caption = regions_view(snapshot, points)
+    if fig is not None:
+        ring_misclassified(fig, points, store.get_evaluation(version["session"]))
     style = {"display": "none"} if fig is None else {"display": "block"}
     return (dash.no_update if fig is None else fig, same(note, note_now), same(caption, caption_now),
             same(style, style_now))
