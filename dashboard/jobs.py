@@ -31,7 +31,7 @@ import numpy as np
 # pays once at start and every training job (a fork of it, or a Celery worker) inherits.
 from sklearn.metrics import accuracy_score, f1_score
 
-from engine import Sequential
+from engine import Sequential, health
 from viz.distributions import histogram_data
 
 from . import data as data_mod
@@ -47,12 +47,15 @@ STOP_CHECK_S = 0.05  # how often the job looks at the Stop flag
 MAX_BATCH_POINTS = 1000
 INSIDE_BINS = 30            # bins of the per-epoch histograms a run's record keeps
 MAX_INSIDE_FRAMES = 200     # epochs of them at most (thinned evenly past it)
+INSIDE_EPOCHS = 50          # a run keeps them every epoch up to this many, else every k-th epoch
 # A run whose last epoch's training loss is this many times its first batch's has diverged
 # (the engine itself stops only on a loss or gradient that is not finite; a cross-entropy
 # of clipped probabilities stays finite however large the steps).
 DIVERGED_FACTOR = 10.0
 TIMELINE_MIN_S = 0.05      # besides every snapshot, the timeline keeps epoch ends at most this often
 PROBE_SAMPLES = 256         # the fixed training batch whose activations the timeline keeps
+TELEMETRY_SHARE = 0.06     # of a run's time, at most, for its timeline
+FORCE_STEP_S = 2.0         # ... but a timeline step at least this often (at a snapshot)
 RECORD_S = 2.0              # a running run's record is brought up to date at most this often
 # A running run whose record nobody brought up to date for this long has lost its process
 # (the job or worker was killed, the machine restarted): it is marked failed.
@@ -108,6 +111,27 @@ def empty_history(classifier: bool, first_epoch: int = 1) -> dict:
     if classifier:
         history.update(train_accuracy=[], val_accuracy=[])
     return history
+
+
+class TelemetryBudget:
+    """Keeps the timeline's steps to ``share`` of the run's time: a step that is not forced is taken only while the time
+    spent on them so far is within the share, so a small network trains at nearly full
+    speed and still keeps as many steps as that time allows."""
+
+    def __init__(self, share: float = TELEMETRY_SHARE):
+        self.share, self.spent = share, 0.0
+        self.started = time.perf_counter()
+
+    def allows(self) -> bool:
+        return self.spent <= self.share * (time.perf_counter() - self.started)
+
+    @contextlib.contextmanager
+    def timing(self):
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.spent += time.perf_counter() - began
 
 
 class Inside:
@@ -280,7 +304,8 @@ class Fit:
 
     def __init__(self, model: Sequential, prepared: data_mod.Prepared, training: dict,
                  stop_asked: Callable[[], Optional[float]], on_publish: Callable[..., None],
-                 on_epoch: Optional[Callable[["Fit", dict, int], None]] = None):
+                 on_epoch: Optional[Callable[["Fit", dict, int], None]] = None,
+                 after_batch: Optional[Callable[[], None]] = None):
         self.model, self.prepared = model, prepared
         self.epochs, self.batch_size = int(training["epochs"]), int(training["batch_size"])
         self.learning_rate = training["learning_rate"]
@@ -289,7 +314,11 @@ class Fit:
         self.offset = model.epochs_trained
         self.trace = BatchTrace()
         self.stop_asked, self.on_publish, self.on_epoch = stop_asked, on_publish, on_epoch
+        self.after_batch = after_batch
         self.inside = Inside()
+        # Runs of as many epochs keep the same epochs, so Compare inside can line them up.
+        self.inside_every = max(1, math.ceil(self.epochs / INSIDE_EPOCHS))
+        self.budget = TelemetryBudget()
         self.samples = 0
         self.batches_done = 0                      # of this pass
         self.first_loss: Optional[float] = None   # the first batch's, before any step of this pass
@@ -310,12 +339,15 @@ class Fit:
         now = time.perf_counter()
         if logs["event"] == "batch":
             self.batches_done += 1
+            if self.after_batch is not None:
+                self.after_batch()
             if self.first_loss is None:
                 self.first_loss = float(logs["loss"])
             self.samples += min(self.batch_size, self.n_train - (logs["batch"] - 1) * self.batch_size)
             self.trace.add(self.offset + logs["epoch"] - 1 + logs["batch"] / logs["batches"], logs["loss"])
         else:
-            self.inside.add(model, self.offset + logs["epoch"])
+            if logs["epoch"] == self.epochs or logs["epoch"] % self.inside_every == 0:
+                self.inside.add(model, self.offset + logs["epoch"])
             if self.on_epoch is not None:
                 self.on_epoch(self, logs["history"], logs["epoch"])
         if now - self._stop_checked >= STOP_CHECK_S:
@@ -428,21 +460,36 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
     store.put_probe(session_id, {**prepared.probe, "dataset_key": key})
 
     timeline = Timeline(model, prepared.X_train[:PROBE_SAMPLES])
-
     kept_at = [0.0]
+    # The update:data ratio needs one step's actual update: the kernels are copied when a
+    # step is kept, and the next batch's change is what the next kept step reports.
+    capture = health.update_capture(model)
+    last_update: dict = {}
 
-    def keep_step(fit: Fit, epoch: int, batch: int) -> None:
-        """A step of the timeline (at most one per batch count)."""
+    def after_batch() -> None:
+        if capture.armed:
+            last_update.clear()
+            last_update.update(capture.after())
+
+    def keep_step(fit: Fit, epoch: int, batch: int, force: bool = False) -> None:
+        """A step of the timeline (at most one per batch count; within the telemetry
+        budget unless forced)."""
         if timeline.steps and timeline.steps[-1] == fit.batches_done:
             return
+        if not (force or fit.budget.allows()):
+            return
         kept_at[0] = time.perf_counter()
-        timeline.add(model, fit.batches_done, (epoch - 1 + batch / fit.n_batches) if epoch else 0.0,
-                     put_frame=lambda serial, frame: store.put_frame(session_id, serial, frame),
-                     drop_frame=lambda serial: store.drop_frame(session_id, serial))
+        with fit.budget.timing():
+            timeline.add(model, fit.batches_done, (epoch - 1 + batch / fit.n_batches) if epoch else 0.0,
+                         put_frame=lambda serial, frame: store.put_frame(session_id, serial, frame),
+                         drop_frame=lambda serial: store.drop_frame(session_id, serial), update=dict(last_update))
+        capture.before()
 
     def publish(fit: Fit, state: str, message: str, run_history: dict, epoch: int, batch: int, **extra: Any):
-        keep_step(fit, epoch, batch)
-        store.put_timeline(session_id, timeline.to_dict())
+        keep_step(fit, epoch, batch, force=state != "running" or not timeline.steps
+                  or time.perf_counter() - kept_at[0] >= FORCE_STEP_S)
+        with fit.budget.timing():
+            store.put_timeline(session_id, timeline.to_dict())
         snapshot = model.snapshot()
         snapshot.update(version=store.new_version(), status=state, dataset=prepared.summary, spec=spec)
         version = store.put_snapshot(session_id, snapshot)
@@ -475,7 +522,7 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
             evaluate()
 
     fit = Fit(model, prepared, spec["training"], lambda: store.stop_requested(session_id), on_publish,
-              on_epoch=on_epoch)
+              on_epoch=on_epoch, after_batch=after_batch)
     set_progress(list(publish(fit, "running", f"{note}: starting", {}, 0, 0)))
     _yield_to_the_page()
     run_history = fit.run()

@@ -9,6 +9,8 @@ layer with a weight matrix the timeline keeps
   ``outside``);
 * the percentiles of each (max, 93, 84, 69, 50, 31, 16, 7, min: TensorBoard's
   distribution bands), from the values themselves, not from the bins;
+* its health (``engine.health.layer_health`` on the probe batch: gradient norm,
+  update:data ratio, activation statistics, dead and saturated units);
 * a *frame* - the model's parameters and gradients as float32 copies, for scrubbing the
   panels back to that step - as long as the frames fit ``FRAME_BUDGET_BYTES``.
 
@@ -29,6 +31,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from engine import health
 from viz.snapshots import kernel_name
 
 BINS = 40
@@ -97,6 +100,7 @@ class Timeline:
         self._counts: dict[str, list[list[np.ndarray]]] = {kind: [[] for _ in self.layers] for kind in KINDS}
         self._bands: dict[str, list[list[np.ndarray]]] = {kind: [[] for _ in self.layers] for kind in KINDS}
         self._outside: dict[str, list[list[int]]] = {kind: [[] for _ in self.layers] for kind in KINDS}
+        self.health: list[dict] = []              # engine.health.layer_health per step
         self.frames: list[tuple[int, int]] = []   # (step, frame serial) of the kept frames
         self._frame_serial = 0
         self.frame_bytes = sum(getattr(model.layers[k], n).size for k, layer in enumerate(model.layers)
@@ -115,11 +119,16 @@ class Timeline:
 
     def add(self, model: Any, step: int, epoch: float,
             put_frame: Optional[Callable[[int, dict], None]] = None,
-            drop_frame: Optional[Callable[[int], None]] = None) -> None:
+            drop_frame: Optional[Callable[[int], None]] = None,
+            update: Optional[dict] = None) -> None:
         """Keep this moment of the model: after ``step`` batches (``epoch`` in fractional
         epochs). ``put_frame(serial, frame)`` stores the frame, ``drop_frame(serial)``
-        forgets one the budget no longer holds."""
+        forgets one the budget no longer holds; ``update`` (layer index -> the kernel's
+        last change, ``engine.health.update_capture``) gives the update:data ratios."""
         activations = model.layer_outputs(self.probe_X) if self.probe_X is not None else None
+        if self.probe_X is not None:
+            self.health.append({"step": int(step), "epoch": float(epoch),
+                                "layers": health.layer_health(model, self.probe_X, update)})
         values = self._values(model, activations)
         self.steps.append(int(step))
         self.epochs.append(float(epoch))
@@ -165,6 +174,8 @@ class Timeline:
         keep = [0] + list(range(2, n // 2, 2)) + list(range(n // 2, n))
         self.steps = [self.steps[i] for i in keep]
         self.epochs = [self.epochs[i] for i in keep]
+        if self.health:
+            self.health = [self.health[i] for i in keep]
         for kind in KINDS:
             for i in range(len(self.layers)):
                 self._counts[kind][i] = [self._counts[kind][i][j] for j in keep]
@@ -188,6 +199,7 @@ class Timeline:
             layers.append(entry)
         return {"steps": list(self.steps), "epochs": list(self.epochs), "layers": layers,
                 "frames": [list(f) for f in self.frames], "bins": BINS, "percentiles": list(PERCENTILES),
+                "health": list(self.health),
                 "has_activations": self.probe_X is not None}
 
 
