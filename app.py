@@ -20,8 +20,8 @@ import dash
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
 from dashboard import ids, searches, store
-from dashboard.panels import architecture, conv, evaluation, experiments, form, histograms, network, regions, \
-    sequences, timeline, training
+from dashboard.panels import architecture, conv, evaluation, experiments, form, health, histograms, network, \
+    regions, sequences, timeline, training
 
 REDIS_URL = os.environ.get("REDIS_URL") or None
 celery_app = None
@@ -90,6 +90,7 @@ def serve_layout() -> html.Div:
                 sequences.layout(),
                 histograms.layout(),
                 timeline.layout(),
+                health.layout(),
                 evaluation.layout(),
                 experiments.layout(),
             ], className="workspace"),

@@ -293,6 +293,69 @@ def digits_form(**fields: Any) -> dict:
     return form_values("dense", "digits", [32, 32], **fields)
 
 
+class CpuMeter:
+    """CPU used on the machine while it runs (busy cores), and by processes that are not
+    this benchmark's (outside ``roots()`` and their children): the cores are shared.
+    Processes that start and end between the two samples are not seen."""
+
+    def __init__(self, roots: Callable[[], list[int]]):
+        self.roots = roots
+
+    @staticmethod
+    def _busy() -> float:
+        import psutil
+        t = psutil.cpu_times()
+        return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+    @staticmethod
+    def _all() -> dict[int, tuple[float, float]]:
+        import psutil
+        out = {}
+        for proc in psutil.process_iter(["create_time", "cpu_times"]):
+            times = proc.info["cpu_times"]
+            if times is not None and proc.info["create_time"] is not None:
+                out[proc.pid] = (proc.info["create_time"], times.user + times.system)
+        return out
+
+    def _ours(self) -> set[int]:
+        import psutil
+        found: set[int] = set()
+        for pid in self.roots():
+            try:
+                root = psutil.Process(pid)
+                found |= {root.pid, *(child.pid for child in root.children(recursive=True))}
+            except psutil.Error:
+                continue
+        return found
+
+    def __enter__(self) -> "CpuMeter":
+        self.t0, self.wall0, self.busy0 = time.perf_counter(), time.time(), self._busy()
+        self.ours0, self.procs0 = self._ours(), self._all()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        procs, ours = self._all(), self._ours() | self.ours0
+        wall = time.perf_counter() - self.t0
+        other = 0.0
+        for pid, (created, cpu) in procs.items():
+            if pid in ours:
+                continue
+            before = self.procs0.get(pid)
+            if before is not None and before[0] == created:
+                other += cpu - before[1]
+            elif created >= self.wall0 - 1:
+                other += cpu
+        self.busy_cores = (self._busy() - self.busy0) / wall
+        self.other_cores = max(other, 0.0) / wall
+
+
+def pid_file(path: Path) -> list[int]:
+    try:
+        return [int(path.read_text().split()[0])]
+    except (OSError, ValueError, IndexError):
+        return []
+
+
 # -- (a) one worker against two ------------------------------------------------------------------------
 def wait_search_done(search_id: int, timeout_s: float) -> float:
     """Seconds until the search's record is no longer running (polled every 50 ms)."""
@@ -354,13 +417,21 @@ def bench_workers(services: dict, folder: Path, reps: int) -> None:
         print(f"(a) digits {arch}, batch {runs[0]['spec']['training']['batch_size']}, {N_TRIALS} trials of "
               f"{epochs} epochs (calibrated: {calibrate_epochs} epochs took {per_trial:.2f} s in a worker)")
 
+        def roots() -> list[int]:
+            db = services["db"]
+            return [os.getpid(), *(w.proc.pid for w in workers), *pid_file(redis.folder / "redis.pid"),
+                    *(pid_file(db.data / "postmaster.pid") if isinstance(db, Postgres) else [])]
+
+        others: list[tuple[int, float]] = []
         times: dict[int, list[float]] = {1: [], 2: []}
         trial_s: dict[int, list[float]] = {1: [], 2: []}
         spread: dict[int, list[str]] = {1: [], 2: []}
         for rep in range(reps):
             for n_workers, queue in ((1, QUEUE_ONE), (2, QUEUE_TWO)):
                 before = {w.name: w.run_ids() for w in workers}
-                wall, runs = search(queue, epochs, N_TRIALS, f"{n_workers} worker(s), rep {rep + 1}")
+                with CpuMeter(roots) as cpu:
+                    wall, runs = search(queue, epochs, N_TRIALS, f"{n_workers} worker(s), rep {rep + 1}")
+                others.append((n_workers, cpu.other_cores))
                 ids = {r["id"] for r in runs}
                 per_worker = {w.name: len((w.run_ids() - before[w.name]) & ids) for w in workers}
                 times[n_workers].append(wall)
@@ -368,15 +439,22 @@ def bench_workers(services: dict, folder: Path, reps: int) -> None:
                 spread[n_workers].append(" / ".join(f"{k} {v}" for k, v in per_worker.items()))
                 print(f"    rep {rep + 1}, {n_workers} worker{'s' if n_workers > 1 else ''}: {wall:6.2f} s "
                       f"(trials per worker: {spread[n_workers][-1]}; trial wall time mean "
-                      f"{statistics.mean(r['wall_time_s'] for r in runs):.2f} s)")
+                      f"{statistics.mean(r['wall_time_s'] for r in runs):.2f} s; cores busy {cpu.busy_cores:.2f}, of which "
+                      f"outside this benchmark {cpu.other_cores:.2f})")
         t1, t2 = statistics.mean(times[1]), statistics.mean(times[2])
         ratio = t2 / t1
-        print(f"(a) 8 trials, dispatch -> search done: 1 worker {t1:.2f} s (mean of {reps}), 2 workers {t2:.2f} s; "
+        print(f"(a) {N_TRIALS} trials, dispatch -> search done: 1 worker {t1:.2f} s (mean of {reps}), 2 workers {t2:.2f} s; "
               f"sum of trial times {sum(trial_s[1]) / reps:.1f} s / {sum(trial_s[2]) / reps:.1f} s; "
               f"mean trial {statistics.mean(trial_s[1]):.2f} s (1 worker) vs {statistics.mean(trial_s[2]):.2f} s "
               f"(2 workers, sharing {os.cpu_count()} cores)")
         print(f"(a) ratio t(2 workers) / t(1 worker) = {ratio:.3f} (ideal 0.5); target <= "
               f"{TARGETS['speedup_ratio']}: {verdict(ratio <= TARGETS['speedup_ratio'])}")
+        other = {n: [o for (k, o) in others if k == n] for n in (1, 2)}
+        if max(o for _, o in others) > 0.25:
+            skew = "pessimistic" if max(other[2]) > max(other[1]) else "optimistic"
+            print(f"    note: processes outside this benchmark used {', '.join(f'{o:.2f}' for o in other[1])} cores "
+                  f"during the 1-worker repetitions and {', '.join(f'{o:.2f}' for o in other[2])} during the "
+                  f"2-worker ones (of {os.cpu_count()}): the ratio is likely {skew}; run it on an idle machine")
     finally:
         for worker in workers:
             worker.close()
@@ -423,6 +501,7 @@ def record_runs(n: int, epochs: int, model: bytes, inside: dict, seed: int, per_
     import numpy as np
 
     from dashboard import experiments, jobs, records, searches
+    from dashboard_common import checked_spec
     rng = np.random.default_rng(seed)
     base = form_values("dense", epochs=epochs)
     space = {"learning_rate": {"kind": "log", "low": 1e-3, "high": 1e-1, "n": 5},
@@ -432,7 +511,6 @@ def record_runs(n: int, epochs: int, model: bytes, inside: dict, seed: int, per_
     while len(ids) < n:
         count = min(per_search, n - len(ids))
         planned = experiments.trials(base, space, "random", count, seed=int(rng.integers(1 << 30)))
-        from dashboard_common import checked_spec
         search_id = records.start_search({"form": base, "spec": checked_spec(base)}, space, strategy="random",
                                          n_trials=count, seed=0)
         for entry in planned:
@@ -519,7 +597,7 @@ def page_load(browser, url: str, expect_text: str) -> dict:
         context.close()
 
 
-def bench_table(browser, dashboard_url: str) -> None:
+def bench_table(browser, dashboard_url: str, roots: Callable[[], list[int]]) -> None:
     from dashboard import records
     from dashboard.panels import experiments as panel
 
@@ -539,11 +617,12 @@ def bench_table(browser, dashboard_url: str) -> None:
     server_s = statistics.median(total)
 
     loads = []
-    for k in range(6):                   # the first warms the server up (imports, connections)
-        info = page_load(browser, dashboard_url, f"{N_RUNS} runs")
-        if info["displayed"] != N_RUNS:
-            raise RuntimeError(f"the grid holds {info['displayed']} rows, not {N_RUNS}: {info}")
-        if k:
+    page_load(browser, dashboard_url, f"{N_RUNS} runs")     # warms the server up (imports, connections)
+    with CpuMeter(roots) as cpu:
+        for _ in range(5):
+            info = page_load(browser, dashboard_url, f"{N_RUNS} runs")
+            if info["displayed"] != N_RUNS:
+                raise RuntimeError(f"the grid holds {info['displayed']} rows, not {N_RUNS}: {info}")
             loads.append(info)
     ready = [info["ready"] / 1000 for info in loads]
     med = statistics.median(ready)
@@ -557,7 +636,7 @@ def bench_table(browser, dashboard_url: str) -> None:
           f"{med / train:.2f}x); the server's list + rows {server_s:.2f} s ({server_s / med:.0%} of the load)")
     print(f"    the median load: TTFB {d['ttfb']:.0f} ms, {d['updates']} callback requests before the grid showed, "
           f"the runs table's callback {len(d['table_requests'])}x ({requests}); {d['rows']} rows rendered of "
-          f"{d['displayed']}")
+          f"{d['displayed']}; cores busy {cpu.busy_cores:.2f}, of which outside this benchmark {cpu.other_cores:.2f}")
 
 
 OVERLAY_JS = r"""
@@ -598,7 +677,8 @@ CLEAR_JS = r"""
 """
 
 
-def bench_overlay(browser, dashboard_url: str, overlay_ids: list[int], reps: int = 10) -> None:
+def bench_overlay(browser, dashboard_url: str, overlay_ids: list[int], roots: Callable[[], list[int]],
+                  reps: int = 10) -> None:
     from dashboard import records
     from viz import runs as run_figures
     import plotly
@@ -634,6 +714,7 @@ def bench_overlay(browser, dashboard_url: str, overlay_ids: list[int], reps: int
         page.locator("#exp-loss").scroll_into_view_if_needed()
         time.sleep(2.0)                           # the load's last redraws (parallel coordinates) end
         times, answered = [], []
+        cpu = CpuMeter(roots).__enter__()
         for k in range(reps + 1):                 # the first is a warm-up
             left = page.evaluate(CLEAR_JS)
             if left:
@@ -648,12 +729,14 @@ def bench_overlay(browser, dashboard_url: str, overlay_ids: list[int], reps: int
                 times.append(out["ms"] / 1000)
                 answered.append(out["answered"] / 1000)
             time.sleep(0.3)
+        cpu.__exit__(None, None, None)
         p95 = pct(times, 95)
         print(f"(c) page, select {N_OVERLAY} rows -> #exp-loss draws {2 * N_OVERLAY} traces: {stats_ms(times)}; "
               f"target p95 < {TARGETS['overlay_ms']} ms: {verdict(1000 * p95 < TARGETS['overlay_ms'])}")
         print(f"    of which until the last callback answer arrived: median "
               f"{1000 * statistics.median(answered):.0f} ms, p95 {1000 * pct(answered, 95):.0f} ms; "
-              f"the build alone is {statistics.median(builds) / statistics.median(times):.0%} of the median")
+              f"the build alone is {statistics.median(builds) / statistics.median(times):.0%} of the median; "
+              f"cores busy {cpu.busy_cores:.2f}, of which outside this benchmark {cpu.other_cores:.2f}")
     finally:
         context.close()
 
@@ -670,16 +753,21 @@ def bench_runs(services: dict, folder: Path, parts: set[str]) -> None:
         print(f"(b/c) recorded {N_RUNS} runs of {RUN_EPOCHS} epochs (model file {len(model) / 1024:.0f} kB, "
               f"histograms {len(json.dumps(inside)) / 1024:.0f} kB each) in {time.perf_counter() - t:.1f} s")
         dashboard = Dashboard(folder / "app", db_url)
+        db = services["db"]
+
+        def roots() -> list[int]:
+            return [os.getpid(), dashboard.proc.pid,
+                    *(pid_file(db.data / "postmaster.pid") if isinstance(db, Postgres) else [])]
         from playwright.sync_api import sync_playwright
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 if "b" in parts:
-                    part("b", lambda: bench_table(browser, dashboard.url))
+                    part("b", lambda: bench_table(browser, dashboard.url, roots))
                 if "c" in parts:
                     def overlay():
                         ids = record_runs(N_OVERLAY, OVERLAY_EPOCHS, model, inside, seed=2, per_search=N_OVERLAY)
-                        bench_overlay(browser, dashboard.url, ids)
+                        bench_overlay(browser, dashboard.url, ids, roots)
                     part("c", overlay)
             finally:
                 browser.close()

@@ -18,7 +18,7 @@ STEP = "timeline-step"
 # panel's store when it comes into view (assets/visibility.js). A panel out of view
 # costs nothing while a run trains.
 PANELS = ("charts", "architecture", "regions", "network", "conv", "sequences", "histograms", "timeline",
-          "evaluation")
+          "health", "evaluation")
 
 
 def panel_version(panel: str) -> str:

@@ -330,8 +330,9 @@ def _row_dict(row: Any) -> dict:
     return out
 
 
-def _run_select(with_model: bool = False, with_inside: bool = False) -> sa.Select:
-    columns = [*_RUN_COLUMNS, runs.c.model.is_not(None).label("has_model")]
+def _run_select(with_model: bool = False, with_inside: bool = False, with_history: bool = True) -> sa.Select:
+    columns = [*(c for c in _RUN_COLUMNS if with_history or c.name != "history"),
+               runs.c.model.is_not(None).label("has_model")]
     return sa.select(*columns, *([runs.c.model] if with_model else []), *([runs.c.inside] if with_inside else []))
 
 
@@ -442,11 +443,14 @@ def get_run(run_id: int, with_model: bool = False, with_inside: bool = False) ->
 
 
 def list_runs(*, search_id: Optional[int] = None, limit: Optional[int] = None, offset: int = 0,
-              newest_first: bool = True) -> list[dict]:
+              newest_first: bool = True, with_history: bool = True) -> list[dict]:
     """Runs (all, or one search's), newest first unless told otherwise; never the model's
-    bytes (``has_model`` says whether there is one)."""
+    bytes (``has_model`` says whether there is one); without their per-epoch history
+    when ``with_history`` is False (a table of many runs does not need it)."""
     _paging(limit, offset, newest_first)
-    query = _run_select()
+    if not isinstance(with_history, bool):
+        raise ValueError(f"with_history must be True or False (got {with_history!r})")
+    query = _run_select(with_history=with_history)
     if search_id is not None:
         search_id = _id(search_id, "search_id")
         if search_id is None:
@@ -457,6 +461,23 @@ def list_runs(*, search_id: Optional[int] = None, limit: Optional[int] = None, o
         query = query.limit(limit)
     with _read() as conn:
         return [_row_dict(row) for row in conn.execute(query)]
+
+
+def get_runs(ids: Iterable[int]) -> list[dict]:
+    """These runs (with their history, without model or histograms) in the order asked
+    for; ids that are not there are left out. One query for all of them."""
+    wanted = [i for i in (_id(value) for value in _ids_list(ids)) if i is not None]
+    if not wanted:
+        return []
+    with _read() as conn:
+        found = {row.id: _row_dict(row) for row in conn.execute(_run_select().where(runs.c.id.in_(wanted)))}
+    return [found[i] for i in wanted if i in found]
+
+
+def _ids_list(ids: Any) -> list:
+    if isinstance(ids, (str, bytes, dict)) or not isinstance(ids, Iterable):
+        raise ValueError(f"ids must be a list of whole numbers (got {ids!r:.80})")
+    return list(ids)
 
 
 def rename_run(run_id: int, name: str) -> bool:
@@ -479,10 +500,7 @@ def _set(run_id: Any, **values: Any) -> bool:
 
 
 def _ids(ids: Any, what: str) -> list[int]:
-    if isinstance(ids, (str, bytes, dict)) or not isinstance(ids, Iterable):
-        raise ValueError(f"{what} must be a list of whole numbers (got {ids!r:.80})")
-    ids = list(ids)
-    return sorted({i for i in (_id(value, what) for value in ids) if i is not None})
+    return sorted({i for i in (_id(value, what) for value in _ids_list(ids)) if i is not None})
 
 
 def delete_runs(ids: Iterable[int]) -> int:

@@ -65,6 +65,7 @@ def create(base_form: dict, space: dict, *, strategy: str = "grid", n_trials: Op
     base = spec_mod.check(base_form, csv_meta).spec
     search_id = records.start_search({"form": base_form, "spec": base}, space, strategy=strategy,
                                      n_trials=len(planned), seed=seed if strategy == "random" else None, name=name)
+    store.clear_search_stop(search_id)      # a flag left by an older database's search of this id
     return search_id, _record_rule_breakers(search_id, planned, base or {}, session_id)
 
 
@@ -109,6 +110,7 @@ def create_retrain(run_ids: list[int], *, metric: str, k: int, epochs: int,
                                      {"retrain": {"metric": metric, "k": k, "epochs": epochs}},
                                      strategy="retrain", n_trials=len(planned),
                                      name=f"Retrain best {len(best)} by {metric}")
+    store.clear_search_stop(search_id)
     return search_id, planned
 
 

@@ -238,6 +238,10 @@ def request_search_stop(search_id: int) -> None:
     cache.set(_record_key("search-stop", search_id), time.time(), timeout=TIMEOUT_S)
 
 
+def clear_search_stop(search_id: int) -> None:
+    cache.delete(_record_key("search-stop", search_id))
+
+
 def search_stop_requested(search_id: int) -> Optional[float]:
     return cache.get(_record_key("search-stop", search_id))
 

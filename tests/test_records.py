@@ -524,3 +524,16 @@ def test_concurrent_writers(db_url):
         assert records.get_run(sample["id"], with_model=True)["model"] == bytes([3, 7]) * 100
     finally:
         records.close()
+
+
+def test_get_runs_keeps_the_order_asked_and_list_runs_can_leave_out_histories(db):
+    ids = [db.start_run(make_spec(), name=f"r{k}") for k in range(3)]
+    db.finish_run(ids[1], state="done", history={"train_loss": [0.5, 0.4]})
+    got = db.get_runs([ids[2], 10**6, ids[0], ids[1]])
+    assert [r["id"] for r in got] == [ids[2], ids[0], ids[1]]
+    assert got[2]["history"] == {"train_loss": [0.5, 0.4]}
+    light = db.list_runs(with_history=False)
+    assert [r["id"] for r in light] == ids[::-1] and all("history" not in r for r in light)
+    assert db.get_runs([]) == []
+    with pytest.raises(ValueError, match="ids must be a list"):
+        db.get_runs("1")

@@ -437,8 +437,10 @@ def watch_search(active, _n, refreshed):
     if found is None:
         return "", True, True, no_update
     running = found["state"] == "running"
-    return searches.status_text(found), not running, not running, {"search": active, "finished": found["finished"],
-                                                                  "state": found["state"]}
+    now = {"search": active, "finished": found["finished"], "state": found["state"]}
+    # The runs table follows a running search, and once more when it ends (not on a page load).
+    follow = running or (refreshed.get("state") == "running" if isinstance(refreshed, dict) else False)
+    return searches.status_text(found), not running, not running, now if follow and now != refreshed else no_update
 
 
 # -- the runs table ----------------------------------------------------------------------------------------
@@ -489,7 +491,7 @@ def table_rows(runs: list[dict]) -> tuple[list[dict], list[dict]]:
 def refresh_table(_refresh, _trained, columns_now, rows_now):
     """Every recorded run, newest first."""
     try:
-        runs = records.list_runs(limit=MAX_RUNS_SHOWN)
+        runs = records.list_runs(limit=MAX_RUNS_SHOWN, with_history=False)
     except Exception as exc:  # noqa: BLE001 - a database that cannot be read is said, not raised
         log.exception("could not read the runs")
         return no_update, no_update, f"The runs cannot be read from the database: {type(exc).__name__}: {exc}"
@@ -619,16 +621,15 @@ def open_run(n_clicks, selected, session_id, adopted):
 )
 def overlays(selected, _refresh):
     """Training and validation loss, and accuracy, of the selected runs."""
-    chosen = _selected_ids(selected)[:run_figures.MAX_OVERLAY_RUNS + 1]
-    runs = [run for run in (records.get_run(i) for i in chosen) if run is not None]
+    runs = records.get_runs(_selected_ids(selected)[:run_figures.MAX_OVERLAY_RUNS + 1])
     return run_figures.loss_overlay(runs), run_figures.accuracy_overlay(runs)
 
 
 @dash.callback(Output(PARCOORDS, "figure"), Input(TABLE, "rowData"), Input(PARCOORDS_METRIC, "value"))
 def settings_chart(_rows, metric):
     """Every run's settings against the chosen metric."""
-    return run_figures.parallel_coordinates(records.list_runs(limit=MAX_RUNS_SHOWN, newest_first=False),
-                                            metric or "val_accuracy")
+    return run_figures.parallel_coordinates(records.list_runs(limit=MAX_RUNS_SHOWN, newest_first=False,
+                                                              with_history=False), metric or "val_accuracy")
 
 
 @dash.callback(
