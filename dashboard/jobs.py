@@ -460,6 +460,7 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
     store.put_probe(session_id, {**prepared.probe, "dataset_key": key})
 
     timeline = Timeline(model, prepared.X_train[:PROBE_SAMPLES])
+    model_info = health.describe_model(model, spec["training"]["learning_rate"])
     kept_at = [0.0]
     # The update:data ratio needs one step's actual update: the kernels are copied when a
     # step is kept, and the next batch's change is what the next kept step reports.
@@ -489,7 +490,9 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
         keep_step(fit, epoch, batch, force=state != "running" or not timeline.steps
                   or time.perf_counter() - kept_at[0] >= FORCE_STEP_S)
         with fit.budget.timing():
-            store.put_timeline(session_id, timeline.to_dict())
+            kept = timeline.to_dict()
+            kept["alerts"] = health.alerts(timeline.health, model_info) if timeline.health else []
+            store.put_timeline(session_id, kept)
         snapshot = model.snapshot()
         snapshot.update(version=store.new_version(), status=state, dataset=prepared.summary, spec=spec)
         version = store.put_snapshot(session_id, snapshot)

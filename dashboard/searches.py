@@ -255,7 +255,8 @@ def status_text(found: Optional[dict]) -> str:
         else:
             parts.append(f"trial {trial['trial'] + 1}: starting")
     if found["state"] == "running" and found.get("waiting") and not found["running"]:
-        parts.append(f"{found['waiting']} waiting for a free worker")
+        parts.append(f"{found['waiting']} waiting for a free worker" if _celery_app is not None
+                     else f"{found['waiting']} to run, starting")
     if found["state"] == "running":
         parts.append(f"about {jobs.duration_text(found['eta_s'])} left" if found["eta_s"] is not None
                      else "time left: known after the first trial")

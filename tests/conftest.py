@@ -87,6 +87,9 @@ def running_app(folder: Path, **extra_env: str):
         url = f"http://127.0.0.1:{port}/"
         _wait_for_http(url, proc, log)
         yield url
+    except BaseException:
+        print(f"--- the app's log ({log}) ---\n{_log_tail(log, 80)}")
+        raise
     finally:
         _stop(proc)
 

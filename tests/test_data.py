@@ -238,7 +238,7 @@ def test_moons_probe_has_points_and_the_standardiser_of_training():
     assert p.probe["samples"]["inputs"].shape == (data.PROBE_SAMPLES, 2)
     assert p.summary == {"name": "moons", "label": datasets.DATASETS["moons"].get("label", "moons"),
                          "task": "classification", "kind": "table", "class_names": ["0", "1"],
-                         "feature_names": ["x1", "x2"]}
+                         "feature_names": ["x1", "x2"], "image_shape": None}
 
 
 def test_no_points_for_more_than_two_features():

@@ -223,6 +223,7 @@ def fake_store(monkeypatch):
                         lambda version: snapshots.get(version["session"]) if version and version.get("session")
                         else None)
     monkeypatch.setattr(store, "get_probe", lambda session_id: probes.get(session_id))
+    monkeypatch.setattr(store, "get_evaluation", lambda session_id: None)     # no misclassified rings
     return snapshots, probes
 
 

@@ -346,13 +346,14 @@ def fake_store(monkeypatch, small):
 
     snapshots = {SESSION: small}
 
-    def snapshot_for(version):
+    def snapshot_for(version, step=None):
         if not version or not version.get("session"):
             return None
         return snapshots.get(version["session"])
 
     monkeypatch.setattr(store, "snapshot_for", snapshot_for)
     monkeypatch.setattr(store, "get_snapshot", lambda session_id, version=None: snapshots.get(session_id))
+    monkeypatch.setattr(store, "get_timeline", lambda session_id: None)      # no run: no health alerts
     return snapshots
 
 

@@ -20,7 +20,7 @@ from dash import Input, Output, State, dcc, html
 from viz import evaluation as figures
 
 from .. import ids, store
-from .common import GRAPH_CONFIG, HIDDEN, NO_MODEL, VISIBLE, same
+from .common import GRAPH_CONFIG, HIDDEN, NO_MODEL, VISIBLE, panel, same
 
 CONFUSION = "eval-confusion"
 TABLE = "eval-table"
@@ -34,25 +34,19 @@ BODY = "eval-body"
 
 
 def layout() -> html.Section:
-    return html.Section(className="card panel eval-panel", **{"data-panel": "evaluation"}, children=[
-        html.Div(className="panel-header", children=[
-            html.H3("Evaluation", className="panel-title"),
-            html.Span("validation split: confusion matrix, per-class scores, the samples the model gets wrong",
-                      className="panel-hint")]),
-        html.Div(NO_MODEL, id=NOTE, className="panel-note"),
-        html.Div(id=BODY, className="panel-body", style=HIDDEN, children=[
-            html.Div(id=SUMMARY, className="eval-summary", role="status"),
-            html.Div(className="exp-pair", children=[
-                dcc.Graph(id=CONFUSION, figure={"data": [], "layout": {"height": 420}}, config=GRAPH_CONFIG),
-                html.Div(id=TABLE, className="eval-table"),
-            ]),
-            dcc.Graph(id=WRONG, figure={"data": [], "layout": {"height": 200}}, config=GRAPH_CONFIG,
-                      style=HIDDEN),
-            html.Div(id=WRONG_TEXTS, className="eval-texts"),
-            html.Div(id=INPUT_WRAP, style=HIDDEN, children=[
-                dcc.Graph(id=INPUT_WEIGHTS, figure={"data": [], "layout": {"height": 300}}, config=GRAPH_CONFIG)]),
+    return panel(
+        "evaluation", "Evaluation", "validation split: confusion matrix, per-class scores, the samples the model "
+        "gets wrong", NOTE, BODY,
+        html.Div(id=SUMMARY, className="eval-summary", role="status"),
+        html.Div(className="exp-pair", children=[
+            dcc.Graph(id=CONFUSION, figure={"data": [], "layout": {"height": 420}}, config=GRAPH_CONFIG),
+            html.Div(id=TABLE, className="eval-table"),
         ]),
-    ])
+        dcc.Graph(id=WRONG, figure={"data": [], "layout": {"height": 200}}, config=GRAPH_CONFIG, style=HIDDEN),
+        html.Div(id=WRONG_TEXTS, className="eval-texts"),
+        html.Div(id=INPUT_WRAP, style=HIDDEN, children=[
+            dcc.Graph(id=INPUT_WEIGHTS, figure={"data": [], "layout": {"height": 300}}, config=GRAPH_CONFIG)]),
+        extra_class="eval-panel")
 
 
 def _table(rows: list[dict]) -> html.Table:

@@ -5,7 +5,8 @@ small charts over the run (``viz.health``), and plain-words alerts beside them -
 with its evidence, a suggestion, and the rule and threshold that raised it.
 
 The statistics are kept with every step of the run's timeline (``dashboard.timeline``)
-on a fixed probe batch; this panel redraws them for every new snapshot version.
+on a fixed probe batch, and the training job words the alerts (``engine.health.alerts``)
+each time it stores the timeline; this panel redraws both for every new snapshot version.
 """
 from __future__ import annotations
 
@@ -14,12 +15,11 @@ from typing import Any, Optional
 import dash
 from dash import Input, Output, State, dcc, html
 
-from engine import health
 from viz import health as figures
 from viz.snapshots import layer_label
 
 from .. import ids, store
-from .common import GRAPH_CONFIG, HIDDEN, NO_MODEL, VISIBLE, same
+from .common import GRAPH_CONFIG, HIDDEN, NO_MODEL, VISIBLE, panel, same
 
 GRAPH = "health-graph"
 ALERTS = "health-alerts"
@@ -29,37 +29,19 @@ HEALTHY = "No alert: gradients, updates and activations are within every rule's 
 
 
 def layout() -> html.Section:
-    return html.Section(className="card panel health-panel", **{"data-panel": "health"}, children=[
-        html.Div(className="panel-header", children=[
-            html.H3("Training health", className="panel-title"),
-            html.Span("per layer, on a fixed probe batch of training samples, at every kept step",
-                      className="panel-hint")]),
-        html.Div(NO_MODEL, id=NOTE, className="panel-note"),
-        html.Div(id=BODY, className="panel-body health-body", style=HIDDEN, children=[
-            html.Div(id=ALERTS, className="health-alerts", role="status"),
-            dcc.Graph(id=GRAPH, figure={"data": [], "layout": {"height": 420}}, config=GRAPH_CONFIG),
-        ]),
-    ])
-
-
-def model_info(snapshot: dict) -> dict[str, Any]:
-    """What the alerts word their messages with (``engine.health.describe_model``'s form),
-    from the snapshot: the layers' names, initialisers, activations and sizes."""
-    spec = snapshot.get("spec") or {}
-    layers = snapshot["layers"]
-    return {"layer_names": [f"Layer {k + 1}" for k in range(len(layers))],
-            "inits": [(layer.get("config") or {}).get("init") for layer in layers],
-            "activations": [(layer.get("config") or {}).get("activation") for layer in layers],
-            "units": [int(layer["output_shape"][-1]) if layer.get("output_shape") else None for layer in layers],
-            "learning_rate": (spec.get("training") or {}).get("learning_rate"),
-            "optimizer": (spec.get("model") or {}).get("optimizer")}
+    return panel(
+        "health", "Training health", "per layer, on a fixed probe batch of training samples, at every kept step",
+        NOTE, BODY,
+        html.Div(id=ALERTS, className="health-alerts", role="status"),
+        dcc.Graph(id=GRAPH, figure={"data": [], "layout": {"height": 420}}, config=GRAPH_CONFIG),
+        extra_class="health-panel")
 
 
 def run_alerts(session_id: str, snapshot: Optional[dict]) -> list[dict]:
-    """The alerts of the tab's run (empty when it kept no health yet)."""
+    """The alerts of the tab's run, as the training job last worded them (empty when it
+    kept no health yet)."""
     timeline = store.get_timeline(session_id) if snapshot else None
-    series = (timeline or {}).get("health") or []
-    return health.alerts(series, model_info(snapshot)) if series else []
+    return (timeline or {}).get("alerts") or []
 
 
 def _alert(alert: dict) -> html.Div:
@@ -80,7 +62,7 @@ def refresh_health(version: Optional[dict], note_now: Any = None):
                                                     "Health appears once the run keeps its first step.",
                                                     note_now), VISIBLE, HIDDEN
     titles = [layer_label(snapshot, k) for k in range(len(snapshot["layers"]))]
-    found = figures.alerts_markup(health.alerts(series, model_info(snapshot)))
+    found = figures.alerts_markup(timeline.get("alerts") or [])
     alerts = [_alert(a) for a in found] or [html.Div(HEALTHY, className="health-ok")]
     return figures.health_figure(series, titles), alerts, same("", note_now), HIDDEN, VISIBLE
 

@@ -19,7 +19,7 @@ from viz import timeline as figures
 from viz.snapshots import layer_label
 
 from .. import ids, store
-from .common import GRAPH_CONFIG, HIDDEN, NO_MODEL, VISIBLE, same
+from .common import GRAPH_CONFIG, HIDDEN, NO_MODEL, VISIBLE, panel, same
 
 LAYER = "timeline-layer"
 KIND = "timeline-kind"
@@ -35,36 +35,29 @@ VIEWS = [("offset", "Offset"), ("bands", "Distribution"), ("start", "Now vs star
 
 
 def layout() -> html.Section:
-    return html.Section(className="card panel timeline-panel", **{"data-panel": "timeline"}, children=[
-        html.Div(className="panel-header", children=[
-            html.H3("Over time", className="panel-title"),
-            html.Span("every kept step of the run, on bins fixed per layer; Step scrubs the histograms and the "
-                      "network back in time", className="panel-hint")]),
-        html.Div(NO_MODEL, id=NOTE, className="panel-note"),
-        html.Div(id=BODY, className="panel-body", style=HIDDEN, children=[
-            html.Div(className="exp-controls", children=[
-                html.Label(["Layer", dcc.Dropdown(id=LAYER, options=[], value=None, clearable=False,
-                                                  searchable=False, style={"width": "260px"})],
-                           className="panel-picker"),
-                dcc.RadioItems(id=KIND, options=[{"label": "Weights", "value": "params"},
-                                                 {"label": "Gradients", "value": "grads"},
-                                                 {"label": "Activations", "value": "acts"}],
-                               value="params", inline=True),
-                dcc.RadioItems(id=VIEW, options=[{"label": label, "value": v} for v, label in VIEWS],
-                               value="offset", inline=True),
-            ]),
-            html.Div(className="timeline-step", children=[
-                html.Span("Step", className="bar-label"),
-                html.Div(dcc.Slider(id=SLIDER, min=0, max=0, step=1, value=0, marks=None, updatemode="drag",
-                                    tooltip={"placement": "bottom", "always_visible": False}),
-                         className="timeline-slider"),
-                html.Button("Live", id=LIVE, className="btn btn-ghost", n_clicks=0,
-                            title="Follow the run again"),
-                html.Span(id=SLIDER_TEXT, className="timeline-step-text"),
-            ]),
-            dcc.Graph(id=GRAPH, figure={"data": [], "layout": {"height": figures.HEIGHT}}, config=GRAPH_CONFIG),
+    return panel(
+        "timeline", "Over time", "every kept step of the run, on bins fixed per layer; Step scrubs the histograms "
+        "and the network back in time", NOTE, BODY,
+        html.Div(className="exp-controls", children=[
+            html.Label(["Layer", dcc.Dropdown(id=LAYER, options=[], value=None, clearable=False, searchable=False,
+                                              style={"width": "260px"})], className="panel-picker"),
+            dcc.RadioItems(id=KIND, options=[{"label": "Weights", "value": "params"},
+                                             {"label": "Gradients", "value": "grads"},
+                                             {"label": "Activations", "value": "acts"}],
+                           value="params", inline=True),
+            dcc.RadioItems(id=VIEW, options=[{"label": label, "value": v} for v, label in VIEWS],
+                           value="offset", inline=True),
         ]),
-    ])
+        html.Div(className="timeline-step", children=[
+            html.Span("Step", className="bar-label"),
+            html.Div(dcc.Slider(id=SLIDER, min=0, max=0, step=1, value=0, marks=None, updatemode="drag",
+                                tooltip={"placement": "bottom", "always_visible": False}),
+                     className="timeline-slider"),
+            html.Button("Live", id=LIVE, className="btn btn-ghost", n_clicks=0, title="Follow the run again"),
+            html.Span(id=SLIDER_TEXT, className="timeline-step-text"),
+        ]),
+        dcc.Graph(id=GRAPH, figure={"data": [], "layout": {"height": figures.HEIGHT}}, config=GRAPH_CONFIG),
+        extra_class="timeline-panel")
 
 
 def _layer_options(snapshot: dict, timeline: dict) -> list[dict]:
