@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 TRIAL_TASK = "backprop.trial"
 NOT_RUN = "Not run: the search was stopped first."
+JOB_START_S = 600            # an embedded search whose job never started by then is stopped
 
 
 SHORT_NAMES = {"learning_rate": "lr", "batch_size": "batch", "activation": "", "output_activation": "out",
@@ -134,6 +135,7 @@ def run_all(search_id: int, planned: list[dict], session_id: Optional[str] = Non
             on_trial: Optional[Callable[[int], None]] = None) -> None:
     """The trials one after another in this process (embedded mode, and scripts)."""
     for entry in planned:
+        store.beat_search(search_id)
         run_id = run_trial(search_id, entry, session_id)
         if on_trial is not None and run_id is not None:
             on_trial(run_id)
@@ -231,13 +233,18 @@ def status(search_id: int) -> Optional[dict]:
 
 def _job_lost(search: dict, trials: list[dict]) -> bool:
     """Embedded mode: the job that runs the trials one after another is gone (the server
-    restarted under it) when no trial runs, some never started, and nothing happened for
-    ``jobs.STALE_S``. (With Celery, waiting trials wait for a free worker.)"""
+    restarted under it) when no trial runs, some never started, and the job has not said
+    it is alive for ``jobs.STALE_S`` - or never did, ``JOB_START_S`` after the search was
+    made (a busy machine can take its time to start a job). With Celery, waiting trials
+    wait for a free worker."""
     if _celery_app is not None or len(trials) >= search["n_trials"] or any(r["state"] == "running" for r in trials):
         return False
-    last = max([datetime.fromisoformat(r["updated_at"]) for r in trials]
-               + [datetime.fromisoformat(search["created_at"])])
-    return (datetime.now(timezone.utc) - last).total_seconds() > jobs.STALE_S
+    beat = store.search_beat(search["id"])
+    if beat is None:
+        age = (datetime.now(timezone.utc) - datetime.fromisoformat(search["created_at"])).total_seconds()
+        return age > JOB_START_S
+    last = max([datetime.fromisoformat(r["updated_at"]).timestamp() for r in trials] + [beat])
+    return time.time() - last > jobs.STALE_S
 
 
 def status_text(found: Optional[dict]) -> str:

@@ -238,6 +238,16 @@ def request_search_stop(search_id: int) -> None:
     cache.set(_record_key("search-stop", search_id), time.time(), timeout=TIMEOUT_S)
 
 
+def beat_search(search_id: int) -> None:
+    """The embedded job that runs a search's trials is alive (it says so between trials)."""
+    cache.set(_record_key("search-beat", search_id), time.time(), timeout=TIMEOUT_S)
+
+
+def search_beat(search_id: int) -> Optional[float]:
+    """When the search's embedded job last said it was alive (time.time()), or None."""
+    return cache.get(_record_key("search-beat", search_id))
+
+
 def clear_search_stop(search_id: int) -> None:
     cache.delete(_record_key("search-stop", search_id))
 

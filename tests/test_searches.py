@@ -241,7 +241,7 @@ def test_a_trial_whose_process_died_is_failed_and_the_search_ends(db, monkeypatc
 
 def test_an_embedded_search_whose_job_is_gone_is_stopped(db, monkeypatch):
     search_id, planned = searches.create(small_form(), GRID)
-    searches.run_trial(search_id, planned[0])
+    searches.run_all(search_id, planned[:1])            # the job ran one trial, then died
     found = searches.status(search_id)
     assert found["state"] == "running" and found["waiting"] == 3
     monkeypatch.setattr(jobs, "STALE_S", 0.05)
@@ -253,3 +253,9 @@ def test_an_embedded_search_whose_job_is_gone_is_stopped(db, monkeypatch):
     # ... embedded, nobody will run them.
     monkeypatch.setattr(searches, "_celery_app", None)
     assert searches.status(search_id)["state"] == "stopped"
+    # A job that has not started yet is given JOB_START_S.
+    slow, _ = searches.create(small_form(), GRID)
+    assert searches.status(slow)["state"] == "running"
+    monkeypatch.setattr(searches, "JOB_START_S", 0.05)
+    time.sleep(0.1)
+    assert searches.status(slow)["state"] == "stopped"
