@@ -23,6 +23,7 @@ not there gives None (reads), False or 0 (changes).
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -163,7 +164,7 @@ def init(url: Optional[str] = None) -> sa.Engine:
     engine = sa.create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         _sqlite_setup(engine)
-    with engine.connect() as conn:
+    with _db_lock, engine.connect() as conn:
         conn = conn.execution_options(write=True)
         with conn.begin():
             if engine.dialect.name == "postgresql":
@@ -198,13 +199,27 @@ def engine() -> sa.Engine:
     return current if current is not None else init()
 
 
+# Every use of the database in this process holds this lock, and so does a fork (a training
+# job is forked from the web process while its threads answer the page): SQLite's own lock
+# bookkeeping, copied into the child mid-transaction, would leave the child's database
+# "locked" for good. With the lock, a fork happens only between two uses.
+_db_lock = threading.RLock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_db_lock.acquire, after_in_parent=_db_lock.release,
+                        after_in_child=_db_lock.release)
+
+
+@contextlib.contextmanager
 def _read():
-    return engine().connect()
+    with _db_lock, engine().connect() as conn:
+        yield conn
 
 
+@contextlib.contextmanager
 def _write():
-    """A write transaction: ``with _write() as conn: ...`` commits at the end."""
-    return engine().connect().execution_options(write=True)
+    """A write transaction: ``with _write() as conn, conn.begin(): ...`` commits at the end."""
+    with _db_lock, engine().connect() as conn:
+        yield conn.execution_options(write=True)
 
 
 def _now() -> datetime:
