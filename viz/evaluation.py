@@ -318,7 +318,8 @@ def _image_stack(images: Any, n: int, image_shape: Sequence[int]) -> np.ndarray:
 
 def misclassified_images_figure(images: Any, y_true: Any, y_pred: Any, class_names: Optional[Sequence[Any]],
                                 image_shape: Sequence[int], max_items: int = 24,
-                                title: str = "Misclassified samples") -> dict[str, Any]:
+                                title: str = "Misclassified samples", indices: Optional[Sequence[int]] = None,
+                                n_samples: Optional[int] = None, n_wrong: Optional[int] = None) -> dict[str, Any]:
     """A grid of the first ``max_items`` images the model got wrong, in sample order,
     each titled "true 3 → pred 8" (class names).
 
@@ -328,7 +329,11 @@ def misclassified_images_figure(images: Any, y_true: Any, y_pred: Any, class_nam
     alpha dropped) channels as an RGB ``image`` trace (values in [0, 1] times 255,
     values in [0, 255] as they are, anything else stretched over the shown images);
     any other channel count as the mean of its channels. One trace per tile (axes x,
-    x2, ...); ``layout.meta.indices`` lists the samples shown. No mistake: a note."""
+    x2, ...); ``layout.meta.indices`` lists the samples shown. No mistake: a note.
+
+    When ``images`` are a subset of a split (the mistakes a run kept), ``indices`` says
+    where each sits in the split, ``n_samples`` and ``n_wrong`` how many samples and
+    mistakes the split has: the heading, hovers and meta then speak of the split."""
     t, p, wrong = _misclassified(y_true, y_pred)
     names = _names(class_names, t, p)
     stack = _image_stack(images, t.size, image_shape)
@@ -353,7 +358,8 @@ def misclassified_images_figure(images: Any, y_true: Any, y_pred: Any, class_nam
     for i, index in enumerate(shown):
         xa, ya, suffix = _axis_names(i)
         label = f"true {_escape(_name(names, t[index]))} → pred {_escape(_name(names, p[index]))}"
-        hover = f"sample {int(index)}<br>{label}<br>row %{{y}}, column %{{x}}"
+        sample = int(indices[index]) if indices is not None else int(index)
+        hover = f"sample {sample}<br>{label}<br>row %{{y}}, column %{{x}}"
         if rgb:
             trace = {"type": "image", "z": pixels[i].tolist(), "colormodel": "rgb",
                      "hovertemplate": hover + "<br>RGB %{z}<extra></extra>"}
@@ -361,18 +367,20 @@ def misclassified_images_figure(images: Any, y_true: Any, y_pred: Any, class_nam
             trace = {"type": "heatmap", "z": plain(grey[i]), "colorscale": GRAY_SCALE, "zmin": lo, "zmax": hi,
                      "showscale": False, "hoverongaps": False,
                      "hovertemplate": hover + "<br>value %{z:.4g}<extra></extra>"}
-        trace.update(name=f"sample {int(index)}", xaxis=xa, yaxis=ya,
-                     meta={"index": int(index), "true": int(t[index]), "pred": int(p[index])})
+        trace.update(name=f"sample {sample}", xaxis=xa, yaxis=ya,
+                     meta={"index": sample, "true": int(t[index]), "pred": int(p[index])})
         data.append(trace)
         (x_domain, y_domain) = domains[i]
         axes["xaxis" + suffix], axes["yaxis" + suffix] = _tile_axes(x_domain, y_domain, xa, ya)
         annotations.append(_tile_title(label, x_domain, y_domain[1]))
     what = f"{h}×{w}" + (" RGB" if rgb else "" if c == 1 else f", mean of {c} channels")
-    heading = (f"{title} · " + muted(f"{count_text(len(shown), wrong.size, 'mistake')} in {t.size:,} samples "
-                                     f"({100 * wrong.size / t.size:.1f}%) · {what}"))
+    total = int(n_wrong) if n_wrong is not None else int(wrong.size)
+    n = int(n_samples) if n_samples is not None else int(t.size)
+    heading = (f"{title} · " + muted(f"{count_text(len(shown), total, 'mistake')} in {n:,} samples "
+                                     f"({100 * total / n:.1f}%) · {what}"))
+    at = [int(indices[i]) if indices is not None else int(i) for i in shown]
     layout = base_layout(heading, height, margin=margin, annotations=annotations, showlegend=False,
-                         plot_bgcolor="white", meta={"indices": [int(i) for i in shown], "total": int(wrong.size),
-                                                     "n": int(t.size)}, **axes)
+                         plot_bgcolor="white", meta={"indices": at, "total": total, "n": n}, **axes)
     return {"data": data, "layout": layout}
 
 

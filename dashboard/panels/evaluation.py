@@ -109,8 +109,9 @@ def refresh_evaluation(version: Optional[dict], note_now: Any = None):
                                                        found["class_names"]))
         elif (snapshot.get("dataset") or {}).get("image_shape"):
             shape = snapshot["dataset"]["image_shape"]
-            wrong_fig = figures.misclassified_images_figure(samples, found["y_true"][wrong],
-                                                            found["y_pred"][wrong], found["class_names"], shape)
+            wrong_fig = figures.misclassified_images_figure(
+                samples, found["y_true"][wrong], found["y_pred"][wrong], found["class_names"], shape,
+                indices=wrong, n_samples=len(found["y_true"]), n_wrong=int((found["y_true"] != found["y_pred"]).sum()))
             wrong_style = VISIBLE
     first = _first_dense_on_image(snapshot)
     weights_fig, weights_style = dash.no_update, HIDDEN

@@ -149,8 +149,8 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
         if element["data"]["id"] in keep:
             element["classes"] += " " + graph.LABELLED_CLASS
     summary = [html.Li(s) for s in view["summary"]]
-    for alert in run_alerts(version["session"], snapshot):
-        summary.insert(0, html.Li(f"⚠ {alert['title']} (Training health)", className="graph-alert"))
+    summary[:0] = [html.Li(f"⚠ {alert['title']} (Training health)", className="graph-alert")
+                   for alert in run_alerts(version["session"], snapshot)]
     if snapshot.get("step") is not None:
         summary.insert(0, html.Li(f"The model at step {snapshot['step']:,} of the run (the Step slider in Over "
                                   f"time; Live follows the run again).", className="graph-scrubbed"))

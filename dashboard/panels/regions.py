@@ -97,10 +97,9 @@ def ring_misclassified(fig: dict, points: dict, found: Optional[dict]) -> None:
     X_val = points.get("X_val") if points else None
     if not found or X_val is None or len(X_val) != len(found["y_true"]) or X_val.shape[1] != 2:
         return
-    wrong = found["y_true"] != found["y_pred"]
-    if wrong.any():
+    if (found["y_true"] != found["y_pred"]).any():
         fig["data"].append(evaluation_figures.misclassified_points_trace(
-            X_val[wrong], found["y_true"][wrong], found["y_pred"][wrong], found.get("class_names")))
+            X_val, found["y_true"], found["y_pred"], found.get("class_names")))
 
 
 def refresh_regions(version: Optional[dict], note_now: Any = None, caption_now: Any = None,
