@@ -462,6 +462,7 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
     timeline = Timeline(model, prepared.X_train[:PROBE_SAMPLES])
     model_info = health.describe_model(model, spec["training"]["learning_rate"])
     kept_at = [0.0]
+    stored_step: list = [None]       # the newest step the run cache has
     # The update:data ratio needs one step's actual update: the kernels are copied when a
     # step is kept, and the next batch's change is what the next kept step reports.
     capture = health.update_capture(model)
@@ -489,10 +490,12 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
     def publish(fit: Fit, state: str, message: str, run_history: dict, epoch: int, batch: int, **extra: Any):
         keep_step(fit, epoch, batch, force=state != "running" or not timeline.steps
                   or time.perf_counter() - kept_at[0] >= FORCE_STEP_S)
-        with fit.budget.timing():
-            kept = timeline.to_dict()
-            kept["alerts"] = health.alerts(timeline.health, model_info) if timeline.health else []
-            store.put_timeline(session_id, kept)
+        if timeline.steps and timeline.steps[-1] != stored_step[0]:     # only when a step was added
+            stored_step[0] = timeline.steps[-1]
+            with fit.budget.timing():
+                kept = timeline.to_dict()
+                kept["alerts"] = health.alerts(timeline.health, model_info) if timeline.health else []
+                store.put_timeline(session_id, kept)
         snapshot = model.snapshot()
         snapshot.update(version=store.new_version(), status=state, dataset=prepared.summary, spec=spec)
         version = store.put_snapshot(session_id, snapshot)
