@@ -33,6 +33,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from engine import Sequential, health
 from viz.distributions import histogram_data
+from viz.evaluation import predictions
 
 from . import data as data_mod
 from . import records
@@ -184,7 +185,7 @@ def metrics(model: Sequential, X: np.ndarray, y: np.ndarray) -> dict[str, float]
     ``f1_score``), and ``n`` the number of samples. Empty for a regressor."""
     if not model.is_classifier or len(X) == 0:
         return {}
-    pred = predicted_classes(model.predict(X))
+    pred = predictions(model.predict(X))
     truth = np.asarray(y).reshape(-1).astype(np.int64)
     return {"accuracy": float(accuracy_score(truth, pred)),
             "macro_f1": float(f1_score(truth, pred, average="macro", zero_division=0)), "n": int(len(truth))}
@@ -208,11 +209,6 @@ MAX_MISCLASSIFIED = 24      # validation samples the evaluation keeps of those t
 EVALUATE_S = 1.0            # the evaluation is brought up to date at epoch ends at most this often
 
 
-def predicted_classes(P: np.ndarray) -> np.ndarray:
-    """Class indices from a classifier's outputs (one column: the 0.5 threshold)."""
-    return (P[:, 0] >= 0.5).astype(np.int64) if P.shape[1] == 1 else P.argmax(axis=1)
-
-
 def evaluation(model: Sequential, prepared: data_mod.Prepared, epoch: int) -> Optional[dict]:
     """What the Evaluation panel shows of a classifier: the validation split's true and
     predicted classes, and the first misclassified samples as the data set has them
@@ -220,7 +216,7 @@ def evaluation(model: Sequential, prepared: data_mod.Prepared, epoch: int) -> Op
     if not model.is_classifier or not prepared.validation:
         return None
     y_true = np.asarray(prepared.y_val).reshape(-1).astype(np.int64)
-    y_pred = predicted_classes(model.predict(prepared.validation[0]))
+    y_pred = predictions(model.predict(prepared.validation[0]))
     wrong = np.flatnonzero(y_true != y_pred)[:MAX_MISCLASSIFIED]
     raw = prepared.raw_val
     samples = None

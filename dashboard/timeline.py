@@ -32,7 +32,6 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from engine import health
-from viz.snapshots import kernel_name
 
 BINS = 40
 MAX_STEPS = 1024
@@ -46,12 +45,7 @@ RANGE_MARGIN = 3.0       # an open range spans this many times the first step's 
 
 def _layer_kernels(model: Any) -> list[tuple[int, str]]:
     """(layer index, kernel name) of every layer with a weight matrix."""
-    out = []
-    for k, layer in enumerate(model.layers):
-        name = kernel_name({n: getattr(layer, n) for n in layer.param_names})
-        if name is not None:
-            out.append((k, name))
-    return out
+    return [(k, name) for k, layer in enumerate(model.layers) if (name := health.kernel_param(layer)) is not None]
 
 
 def _edges_for(values: np.ndarray, kind: str, activation: Optional[str]) -> np.ndarray:
@@ -128,7 +122,7 @@ class Timeline:
         activations = model.layer_outputs(self.probe_X) if self.probe_X is not None else None
         if self.probe_X is not None:
             self.health.append({"step": int(step), "epoch": float(epoch),
-                                "layers": health.layer_health(model, self.probe_X, update)})
+                                "layers": health.layer_health(model, self.probe_X, update, activations)})
         values = self._values(model, activations)
         self.steps.append(int(step))
         self.epochs.append(float(epoch))

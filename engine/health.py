@@ -143,13 +143,15 @@ def _columns_equal(M: np.ndarray, rtol: float) -> bool:
     return float(np.max(np.abs(M - first))) <= tol
 
 
-def layer_health(model: Any, X_probe: Any, update: Optional[Mapping[int, np.ndarray]] = None) -> list[dict]:
+def layer_health(model: Any, X_probe: Any, update: Optional[Mapping[int, np.ndarray]] = None,
+                 outputs: Optional[Sequence[np.ndarray]] = None) -> list[dict]:
     """One dict of health statistics per layer of ``model`` (see the module docstring
     for every key and its rule), from the layers' current kernels and gradients and
     one inference pass over ``X_probe`` (``model.layer_outputs``).
 
     ``update`` maps a layer index to the kernel's last change ``W_after - W_before``
     (what :func:`update_capture` gives); layers it leaves out get ``update_ratio`` None.
+    ``outputs``: ``model.layer_outputs(X_probe)`` when the caller already has them.
 
     Call it between training steps (e.g. in a ``fit`` batch callback): the inference
     pass overwrites what the layers kept for ``backward``, which the next training
@@ -157,7 +159,8 @@ def layer_health(model: Any, X_probe: Any, update: Optional[Mapping[int, np.ndar
     """
     update = update or {}
     with np.errstate(all="ignore"):
-        outputs = model.layer_outputs(X_probe)
+        if outputs is None:
+            outputs = model.layer_outputs(X_probe)
         n = int(outputs[0].shape[0]) if outputs else 0
         rtol = symmetry_tolerance(getattr(model, "dtype", np.float64))
         out = []
