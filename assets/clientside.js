@@ -56,7 +56,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             // panels/training.py: the run's snapshot versions reach the panels through the
             // gate of assets/refresh.js; the run's last one (done, stopped, failed) at once.
             gate: function (latest, current, live) {
-                return window.backpropRefresh.gate(latest, current, !live || live.state !== "running");
+                return window.backpropRefresh.gate(latest, current, !live || live.state !== "running" || !!live.paused);
             },
 
             // panels/training.py: progress bars, the status line and the validation metrics.
@@ -67,31 +67,38 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 const state = live.state || "idle";
                 const epoch = live.epoch || 0, epochs = live.epochs || 0;
                 const batch = live.batch || 0, batches = live.batches || 0;
-                const running = state === "running";
+                const paused = state === "running" && !!live.paused;
+                const running = state === "running" && !paused;
                 const pct = (part, whole) => whole ? (100 * Math.min(Math.max(part / whole, 0), 1)).toFixed(1) + "%" : "0%";
                 let message = live.message || "";
                 if (running && epochs) {
                     const speed = Math.round(live.samples_per_s || 0).toLocaleString("en-US");
                     message += " · epoch " + epoch + " of " + epochs + " · " + speed + " samples/s";
                 }
-                const inEpoch = running && batches && batch !== batches;
+                const inEpoch = (running || paused) && batches && batch !== batches;
                 const overall = (inEpoch ? Math.max(epoch - 1, 0) + batch / batches : epoch);
                 const m = live.metrics;
                 const metrics = (m && m.n) ? ("Validation (" + m.n.toLocaleString("en-US") + " samples): accuracy " +
                     (100 * m.accuracy).toFixed(2) + "%, macro F1 " + m.macro_f1.toFixed(4)) : (running ? null : "");
-                return [changed("status", message), changed("class", "status status-" + state),
+                return [changed("status", message), changed("class", "status status-" + (paused ? "paused" : state)),
                         changed("epochBar", {width: pct(overall, epochs)}),
                         changed("epochText", epochs ? epoch + " / " + epochs : ""),
                         changed("batchBar", {width: pct(batch, batches)}),
                         changed("batchText", batches ? batch + " / " + batches : ""),
-                        running ? NU() : "", metrics === null ? NU() : changed("metrics", metrics)];
+                        (running || paused) ? NU() : "", metrics === null ? NU() : changed("metrics", metrics)];
             },
 
             // panels/training.py: a running run whose progress stopped arriving for STALE_MS
             // (a lost poll ends the renderer's polling for good) is re-read from the run cache.
             watch: function (n, live) {
                 const seen = window.backpropLiveSeen || Date.now();
-                return (live && live.state === "running" && Date.now() - seen > STALE_MS) ? Date.now() : NU();
+                return (live && live.state === "running" && !live.paused && Date.now() - seen > STALE_MS) ? Date.now() : NU();
+            },
+
+            // panels/training.py: the Pause button reads Resume while the run is halted.
+            pauseLabel: function (live) {
+                const paused = !!(live && live.state === "running" && live.paused);
+                return [paused ? "Resume" : "Pause", paused ? "btn btn-primary" : "btn btn-ghost"];
             },
 
             // panels/network.py: assets/graph.js toggles an edge's label in Cytoscape's own tap

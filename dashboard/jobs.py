@@ -39,6 +39,7 @@ from . import data as data_mod
 from . import records
 from . import spec as spec_mod
 from . import store
+from .control import RunControl
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -301,7 +302,7 @@ class Fit:
     def __init__(self, model: Sequential, prepared: data_mod.Prepared, training: dict,
                  stop_asked: Callable[[], Optional[float]], on_publish: Callable[..., None],
                  on_epoch: Optional[Callable[["Fit", dict, int], None]] = None,
-                 after_batch: Optional[Callable[[], None]] = None):
+                 after_batch: Optional[Callable[[], None]] = None, control: Optional[RunControl] = None):
         self.model, self.prepared = model, prepared
         self.epochs, self.batch_size = int(training["epochs"]), int(training["batch_size"])
         self.learning_rate = training["learning_rate"]
@@ -310,7 +311,7 @@ class Fit:
         self.offset = model.epochs_trained
         self.trace = BatchTrace()
         self.stop_asked, self.on_publish, self.on_epoch = stop_asked, on_publish, on_epoch
-        self.after_batch = after_batch
+        self.after_batch, self.control = after_batch, control
         self.inside = Inside()
         # Runs of as many epochs keep the same epochs, so Compare inside can line them up.
         self.inside_every = max(1, math.ceil(self.epochs / INSIDE_EPOCHS))
@@ -340,7 +341,7 @@ class Fit:
             if self.first_loss is None:
                 self.first_loss = float(logs["loss"])
             self.samples += min(self.batch_size, self.n_train - (logs["batch"] - 1) * self.batch_size)
-            self.trace.add(self.offset + logs["epoch"] - 1 + logs["batch"] / logs["batches"], logs["loss"])
+            self.trace.add(self.position(logs), logs["loss"])
         else:
             if logs["epoch"] == self.epochs or logs["epoch"] % self.inside_every == 0:
                 self.inside.add(model, self.offset + logs["epoch"])
@@ -352,9 +353,19 @@ class Fit:
             if asked is not None:
                 model.stop_training = True
                 self.stopped = max(time.time() - asked, 0.0)
+        if self.control is not None and logs["event"] == "batch" and not model.stop_training:
+            self.control.after_batch(self, logs)
+            if self.control.paused_at is not None:        # it halted and published: the time halted is not training
+                self.started += time.perf_counter() - self.control.paused_at
+                self.control.paused_at = None
+                now = self._published = time.perf_counter()
         if now - self._published >= PUBLISH_S:
             self._published = now
             self.on_publish(self, logs["history"], logs["epoch"], logs["batch"])
+
+    def position(self, logs: dict) -> float:
+        """Where a batch or epoch event is in the model's life, in fractional epochs."""
+        return self.offset + logs["epoch"] - 1 + logs["batch"] / logs["batches"]
 
     def run(self) -> dict:
         """Train; the engine's history of this pass."""
@@ -431,21 +442,23 @@ def _finish_record(recorder: Recorder, fit: Fit, model: Sequential, spec: dict, 
                     epochs=model.epochs_trained, model=model_file, inside=fit.inside.to_dict())
 
 
-def run(set_progress: Callable[[list], None], session_id: str, spec: dict) -> tuple[dict, dict]:
+def run(set_progress: Callable[[list], None], session_id: str, spec: dict,
+        start_paused: bool = False) -> tuple[dict, dict]:
     """Train this tab's model as ``spec`` says, and record the run. Returns the final
-    (live, snapshot version)."""
+    (live, snapshot version). With ``start_paused`` the run halts after its first batch
+    (Step with no run on: ``dashboard.control``)."""
     started = time.perf_counter()  # the run as the user waits for it: data, model, training, saving
     store.clear_stop(session_id)
     recorder = Recorder(spec, session=session_id)
     try:
-        return _run(set_progress, session_id, spec, recorder, started)
+        return _run(set_progress, session_id, spec, recorder, started, start_paused)
     except BaseException as exc:
         recorder.failed(exc, time.perf_counter() - started)
         raise
 
 
 def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, recorder: Recorder,
-         started: float) -> tuple[dict, dict]:
+         started: float, start_paused: bool) -> tuple[dict, dict]:
     prepared = load_prepared(spec, session_id)
     key = data_mod.dataset_key(spec["data"])
     model, history = _stored_model(session_id, spec, key)
@@ -493,15 +506,19 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
                 kept["alerts"] = health.alerts(timeline.health, model_info) if timeline.health else []
                 store.put_timeline(session_id, kept)
         snapshot = model.snapshot()
-        snapshot.update(version=store.new_version(), status=state, dataset=prepared.summary, spec=spec)
+        snapshot.update(version=store.new_version(), status=state, dataset=prepared.summary, spec=spec,
+                        batches_done=fit.batches_done)
         version = store.put_snapshot(session_id, snapshot)
         # The page gets the progress; the charts' history and batch trace (which grow
         # with the run) stay in the run cache, where the charts' callback reads them.
+        extra.setdefault("paused", False)
         state_now = live(state, message, epoch=epoch, epochs=fit.epochs, batch=batch, batches=fit.n_batches,
                          epochs_trained=model.epochs_trained, elapsed=fit.elapsed,
-                         samples_per_s=fit.samples_per_s, charts=FROM_RUN_CACHE, run_id=recorder.run_id, **extra)
+                         samples_per_s=fit.samples_per_s, charts=FROM_RUN_CACHE, run_id=recorder.run_id,
+                         batches_done=fit.batches_done, learning_rate=fit.learning_rate, l1=model.l1, l2=model.l2,
+                         **extra)
         store.put_live(session_id, {**state_now, "history": join_history(history, run_history),
-                                    "batch_trace": fit.trace.to_dict()})
+                                    "batch_trace": fit.trace.to_dict(), "changes": list(control.changes)})
         return state_now, {"session": session_id, "version": version}
 
     def on_publish(f: Fit, run_history: dict, epoch: int, batch: int) -> None:
@@ -523,13 +540,31 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
         if time.perf_counter() - evaluated_at[0] >= EVALUATE_S:
             evaluate()
 
+    def on_pause(f: Fit, logs: dict, stepped: bool) -> None:
+        epoch, batch = logs["epoch"], logs["batch"]
+        where = f"epoch {epoch}, batch {batch} of {f.n_batches}"
+        message = (f"Stepped one batch: now after {where} (loss {logs['loss']:.4g})." if stepped
+                   else f"Paused after {where}.") + " Step runs one batch; Resume goes on."
+        set_progress(list(publish(f, "running", message, logs["history"], epoch, batch, paused=True,
+                                  stepped=stepped)))
+        # After the page has the halt: the model file, so that the run's progress so far is kept.
+        full_now = join_history(history, logs["history"])
+        store.put_model(session_id, model_bytes(model, spec, full_now, prepared.summary), key, full_now,
+                        filename=f"backprop-studio-{prepared.summary['name']}-e{model.epochs_trained}.npz")
+        recorder.progress(full_now, model.epochs_trained, time.perf_counter() - started, force=True)
+
+    control = RunControl(session_id, model, on_pause, lambda f, logs: f.position(logs), start_paused=start_paused)
     fit = Fit(model, prepared, spec["training"], lambda: store.stop_requested(session_id), on_publish,
-              on_epoch=on_epoch, after_batch=after_batch)
+              on_epoch=on_epoch, after_batch=after_batch, control=control)
+    model.learning_rate = fit.learning_rate
     set_progress(list(publish(fit, "running", f"{note}: starting", {}, 0, 0)))
     _yield_to_the_page()
     run_history = fit.run()
     full = join_history(history, run_history)
     state, message = fit.outcome(run_history, time.perf_counter() - started)
+    if control.changes:
+        message += " Changed during the run: " + "; ".join(
+            f"{c['text']} at batch {c['batch']}" for c in control.changes) + "."
     epochs_done = len(run_history["train_loss"])
     # The page shows the end at once; the metrics (a pass over the validation data) follow.
     set_progress(list(publish(fit, state, message, run_history, epochs_done, fit.n_batches)))

@@ -137,7 +137,7 @@ def put_snapshot(session_id: str, snapshot: dict) -> int:
 def clear(session_id: str) -> None:
     """Forget this tab's model and snapshot (Reset)."""
     cache.delete_many(*(_key(kind, session_id) for kind in ("snapshot", "model", "stop", "live", "probe",
-                                                             "timeline", "evaluation")))
+                                                             "timeline", "evaluation", "control", "last-step")))
     with _memo_lock:
         _memo.pop(session_id, None)
 
@@ -155,6 +155,39 @@ def stop_requested(session_id: str) -> Optional[float]:
 
 def clear_stop(session_id: str) -> None:
     cache.delete(_key("stop", session_id))
+
+
+# -- the run's controls (Pause, Step, live settings) and its last step --------------
+def set_control(session_id: str, control: dict) -> None:
+    """Replace this tab's run controls (the job does, when a run starts)."""
+    cache.set(_key("control", session_id), dict(control), timeout=TIMEOUT_S)
+
+
+def update_control(session_id: str, **changes: Any) -> dict:
+    """Change some of this tab's run controls (``paused``, ``steps``, ``learning_rate``,
+    ``l1``, ``l2``, ``delay_s``); the page does, and the job reads them after every batch.
+    Returns the controls as they are now."""
+    control = {**(cache.get(_key("control", session_id)) or {}), **changes}
+    cache.set(_key("control", session_id), control, timeout=TIMEOUT_S)
+    return control
+
+
+def get_control(session_id: str) -> dict:
+    if not valid_session(session_id):
+        return {}
+    return cache.get(_key("control", session_id)) or {}
+
+
+def put_step(session_id: str, step: dict) -> None:
+    """The run's last single step (Step while paused): the dense parameters before it and
+    the batch count after it (``dashboard.control``)."""
+    cache.set(_key("last-step", session_id), step)
+
+
+def get_step(session_id: str) -> Optional[dict]:
+    if not valid_session(session_id):
+        return None
+    return cache.get(_key("last-step", session_id))
 
 
 # -- the current model --------------------------------------------------------------

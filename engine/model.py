@@ -99,6 +99,7 @@ class Sequential:
         self.input_shape = tuple(int(n) for n in input_shape)
         self.epochs_trained = 0
         self.stop_training = False
+        self.learning_rate: Optional[float] = None    # fit's, while it runs (a callback may change it)
         self.metadata: dict[str, Any] = {}
         self._build()
 
@@ -306,6 +307,8 @@ class Sequential:
         ``on_epoch_end(model, logs)``, or callables ``f(model, logs)`` with
         ``logs["event"]`` in ``("batch", "epoch")``. Setting
         ``model.stop_training = True`` in one stops training after that batch.
+        ``fit`` keeps its learning rate in ``model.learning_rate``: a callback that sets it
+        (or ``model.l1``, ``model.l2``) changes it from the next batch on.
         """
         X = self._check_inputs(X)
         Y = self._check_targets(Y, X.shape[0])
@@ -338,7 +341,7 @@ class Sequential:
         self.stop_training = False
         bar = _progress_bar(n_batches) if verbose else None
         pairs = [(self._flat_params, self._flat_grads)]
-        lr = float(learning_rate)
+        self.learning_rate = float(learning_rate)
         try:
             # Overflow is reported once, as a divergence message, not as NumPy warnings.
             with np.errstate(over="ignore", invalid="ignore"):
@@ -351,6 +354,7 @@ class Sequential:
                     for b in range(n_batches):
                         idx = order[b * batch_size:(b + 1) * batch_size] if shuffle else slice(b * batch_size, (b + 1) * batch_size)
                         Xb, Yb = X[idx], Y[idx]
+                        lr = float(self.learning_rate)
                         P = self._forward(Xb, training=True)
                         loss = self._backward(Yb)
                         reason = self._divergence(loss, e + 1, b + 1, lr)

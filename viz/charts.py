@@ -5,7 +5,8 @@ Both builders take a *live* dict::
     {"history": {"train_loss": [...], "val_loss": [...],            # one value per epoch,
                  "train_accuracy": [...], "val_accuracy": [...],    # accuracy for classifiers
                  "first_epoch": 1},
-     "batch_trace": {"x": [...], "y": [...]}}                       # x: epochs as a fraction
+     "batch_trace": {"x": [...], "y": [...]},                       # x: epochs as a fraction
+     "changes": [{"x": 2.375, "text": "learning rate 0.01 → 0.1"}]}  # settings changed during the run
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any, Optional
 from .style import TRAIN_COLOR, VAL_COLOR
 
 BATCH_COLOR = "rgba(37, 99, 235, 0.25)"
+CHANGE_COLOR = "#b45309"
 
 
 def _mode(n: int) -> str:
@@ -73,7 +75,21 @@ def loss_figure(live: Optional[dict]) -> dict[str, Any]:
     if val:
         data.append(_line(list(range(first, first + len(val))), _finite(val), "validation", VAL_COLOR,
                           "%{y:.4g}"))
+    _mark_changes(layout, (live or {}).get("changes") or [])
     return {"data": data, "layout": layout}
+
+
+def _mark_changes(layout: dict[str, Any], changes: list[dict]) -> None:
+    """A dashed vertical line where each setting changed during the run, labelled with
+    the change (labels of changes close together are stacked)."""
+    if not changes:
+        return
+    layout["shapes"] = [{"type": "line", "xref": "x", "yref": "paper", "x0": c["x"], "x1": c["x"], "y0": 0, "y1": 1,
+                         "line": {"color": CHANGE_COLOR, "width": 1.5, "dash": "dash"}} for c in changes]
+    layout.setdefault("annotations", []).extend(
+        {"x": c["x"], "xref": "x", "y": 1 - 0.09 * (k % 4), "yref": "paper", "text": c["text"], "showarrow": False,
+         "xanchor": "left", "yanchor": "top", "xshift": 3, "font": {"size": 10, "color": CHANGE_COLOR},
+         "bgcolor": "rgba(255,255,255,0.8)"} for k, c in enumerate(changes))
 
 
 def accuracy_figure(live: Optional[dict]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import os
 import tempfile
 import time
 import traceback
-from typing import Optional
+from typing import Callable, Optional
 
 import dash
 from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
@@ -28,7 +28,7 @@ from dash.exceptions import PreventUpdate
 from engine import KerasWeightsError, ModelFileError, Sequential, datasets, load_keras_weights
 
 from .. import data as data_mod
-from .. import ids, jobs, spec as spec_mod, store
+from .. import control, ids, jobs, spec as spec_mod, store
 from . import charts, form
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,11 @@ LATEST = "snapshot-latest"       # dcc.Store: the run's newest snapshot version;
                                  # ids.SNAPSHOT_VERSION (the panels' trigger) at a pace the browser keeps up with
 TRAIN = "train-button"
 STOP = "stop-button"
+PAUSE = "pause-button"           # Pause while a run trains, Resume while it is paused
+STEP = "step-button"             # one batch: halts a running run, steps a paused one, starts one halted
+SLOW = "slow-motion"             # dcc.Dropdown: seconds of pause after every batch
+START_HALTED = "train-start-halted"  # dcc.Store: set by Step with no run on; starts a run that halts after a batch
+CONTROL_NOTE = "train-control-note"
 RESET = "reset-button"
 RUN_FIELDSET = "train-fieldset"  # disabled while a run is on: Train, Reset, Save, Load
 WATCH = "train-watch"            # dcc.Interval: looks for a run whose progress stopped arriving
@@ -60,6 +65,7 @@ KERAS = "keras-load"
 MODEL_MESSAGE = "model-message"
 
 POLL_MS = 300        # how often the page asks for progress
+HALT_WAIT_S = 2.0    # Pause and Step wait this long for the job to halt, then leave it to the progress poll
 STALE_MS = 3000      # a running run with no news for this long is re-read (assets/clientside.js: watch)
 KERAS_SUFFIXES = (".weights.h5", ".keras")
 
@@ -92,11 +98,22 @@ def layout() -> html.Div:
                 dcc.Upload(id=KERAS, children=html.Span("Load Keras weights"),
                            className="btn btn-ghost upload-button", accept=".h5,.keras", max_size=200_000_000),
             ], id=RUN_FIELDSET, className="toolbar-fieldset"),
+            html.Button("Pause", id=PAUSE, className="btn btn-ghost", n_clicks=0, disabled=True,
+                        title="Halt after the current batch, keeping the run and its optimiser state"),
+            html.Button("Step", id=STEP, className="btn btn-ghost", n_clicks=0,
+                        title="Train one batch, then halt (starts a run when none is on)"),
             html.Button("Stop", id=STOP, className="btn btn-danger", n_clicks=0, disabled=True),
+            html.Label([html.Span("Slow motion", className="slow-label"),
+                        dcc.Dropdown(id=SLOW, options=[{"label": "off" if d == 0 else f"{d:g} s a batch", "value": d}
+                                                       for d in control.SLOW_MOTION_S],
+                                     value=0.0, clearable=False, searchable=False, className="slow-select")],
+                       className="slow-motion", title="A pause after every batch, to watch the graph move"),
         ], className="toolbar"),
+        dcc.Store(id=START_HALTED),
         html.Div([_bar(EPOCH_BAR, EPOCH_TEXT, "Epoch"), _bar(BATCH_BAR, BATCH_TEXT, "Batch")], className="bars"),
         html.Div([html.Div(id=STATUS, className="status", role="status"),
                   html.Div(id=STOP_NOTE, className="status-note")], className="status-row"),
+        html.Div(id=CONTROL_NOTE, className="status-note control-note", role="status"),
         html.Div(id=METRICS, className="metrics", role="status"),
         html.Div(id=MODEL_MESSAGE, className="model-message", role="status"),
         charts.layout(),
@@ -117,17 +134,19 @@ dash.clientside_callback(ClientsideFunction("backprop", "trainDisabled"), Output
 
 @dash.callback(
     Output(RESULT, "data"),
-    Input(TRAIN, "n_clicks"), State(ids.SESSION, "data"), State(form.CONFIG, "data"),
+    Input(TRAIN, "n_clicks"), Input(START_HALTED, "data"), State(ids.SESSION, "data"), State(form.CONFIG, "data"),
     background=True,
     progress=[Output(LIVE, "data"), Output(LATEST, "data")],
     running=[(Output(RUN_FIELDSET, "disabled"), True, False), (Output(STOP, "disabled"), False, True),
-             (Output(TRAIN, "children"), "Training…", "Train")],
+             (Output(PAUSE, "disabled"), False, True), (Output(TRAIN, "children"), "Training…", "Train")],
     interval=POLL_MS,
     prevent_initial_call=True,
 )
-def train(set_progress, n_clicks, session_id, spec):
-    """The Train button: run the engine in the background, reporting as it goes."""
-    if not n_clicks:
+def train(set_progress, n_clicks, start_halted, session_id, spec):
+    """The Train button (and Step with no run on): run the engine in the background,
+    reporting as it goes."""
+    halted = dash.ctx.triggered_id == START_HALTED
+    if not (start_halted if halted else n_clicks):
         raise PreventUpdate
     if not store.valid_session(session_id):
         set_progress([jobs.live("error", "The page has no session yet; reload it."), None])
@@ -135,7 +154,7 @@ def train(set_progress, n_clicks, session_id, spec):
         set_progress([jobs.live("error", "Fix the fields marked in red first."), _same_snapshot(session_id)])
     else:
         try:
-            set_progress(list(jobs.run(set_progress, session_id, spec)))
+            set_progress(list(jobs.run(set_progress, session_id, spec, start_paused=halted)))
         except (ValueError, ModelFileError, datasets.DatasetUnavailableError) as exc:
             set_progress([jobs.live("error", str(exc)), _same_snapshot(session_id)])
         except Exception as exc:  # the page shows a message, the log keeps the traceback
@@ -153,6 +172,95 @@ def stop(n_clicks, session_id):
         raise PreventUpdate
     store.request_stop(session_id)
     return "Stopping…"
+
+
+def _run_on(session_id: str) -> Optional[dict]:
+    """The tab's live state when a run is on (training or halted), else None."""
+    live = store.get_live(session_id)
+    return live if live and live.get("state") == "running" else None
+
+
+def _halted_state(session_id: str, done: Callable[[dict], bool]):
+    """The run's live state and snapshot version once ``done(live)`` holds (the job halted,
+    or stepped), for the page to show at once rather than at its next progress poll;
+    no_update for both when the job takes longer than ``HALT_WAIT_S``."""
+    deadline = time.monotonic() + HALT_WAIT_S
+    while time.monotonic() < deadline:
+        live = store.get_live(session_id)
+        if live and (done(live) or live.get("state") != "running"):
+            shown = {k: v for k, v in live.items() if k not in ("history", "batch_trace", "changes")}
+            return shown, _same_snapshot(session_id)
+        time.sleep(0.01)
+    return no_update, no_update
+
+
+CONTROL_OUTPUTS = (Output(CONTROL_NOTE, "children", allow_duplicate=True),
+                   Output(LIVE, "data", allow_duplicate=True),
+                   Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True))
+
+
+@dash.callback(*CONTROL_OUTPUTS, Input(PAUSE, "n_clicks"), State(ids.SESSION, "data"), prevent_initial_call=True)
+def pause(n_clicks, session_id):
+    """Pause a training run after its current batch; Resume a halted one."""
+    if not n_clicks or not store.valid_session(session_id):
+        raise PreventUpdate
+    live = _run_on(session_id)
+    if live is None:
+        return "No run is on: Train starts one, Step trains one batch.", no_update, no_update
+    if live.get("paused"):
+        store.update_control(session_id, paused=False)
+        return "Resumed.", no_update, no_update
+    store.update_control(session_id, paused=True)
+    return ("Paused.", *_halted_state(session_id, lambda now: bool(now.get("paused"))))
+
+
+@dash.callback(*CONTROL_OUTPUTS, Output(START_HALTED, "data"),
+               Input(STEP, "n_clicks"), State(ids.SESSION, "data"), State(form.CONFIG, "data"),
+               prevent_initial_call=True)
+def step(n_clicks, session_id, spec):
+    """Step: train one batch. A halted run trains its next batch and halts again; a
+    running one halts after its current batch; with no run on, a run starts and halts
+    after its first batch. The page shows the step as soon as the job has made it."""
+    if not n_clicks or not store.valid_session(session_id):
+        raise PreventUpdate
+    live = _run_on(session_id)
+    if live is None:
+        if not spec:
+            return "Fix the fields marked in red first.", no_update, no_update, no_update
+        return "Starting a run that halts after one batch…", no_update, no_update, time.time()
+    if not live.get("paused"):
+        store.update_control(session_id, paused=True)
+        return ("Paused.", *_halted_state(session_id, lambda now: bool(now.get("paused"))), no_update)
+    done = int(live.get("batches_done") or 0)
+    steps = int(store.get_control(session_id).get("steps") or 0) + 1
+    store.update_control(session_id, steps=steps)
+    shown = _halted_state(session_id, lambda now: bool(now.get("paused")) and now.get("batches_done", 0) > done)
+    return (f"Trained batch {done + 1} of the run.", *shown, no_update)
+
+
+@dash.callback(Output(CONTROL_NOTE, "children", allow_duplicate=True), Input(form.CONFIG, "data"),
+               Input(SLOW, "value"), State(ids.SESSION, "data"), prevent_initial_call=True)
+def live_settings(spec, delay, session_id):
+    """While a run is on, a new learning rate, L1 or L2 in the form (and the slow-motion
+    pause) apply from its next batch; the loss chart marks where."""
+    if not store.valid_session(session_id):
+        raise PreventUpdate
+    if dash.ctx.triggered_id == SLOW:
+        delay = float(delay) if delay in control.SLOW_MOTION_S else 0.0
+        store.update_control(session_id, delay_s=delay)
+        return f"Slow motion: {delay:g} s after every batch." if delay else "Slow motion off."
+    live = _run_on(session_id)
+    if live is None or not spec:
+        raise PreventUpdate
+    settings = {"learning_rate": spec["training"]["learning_rate"], "l1": spec["model"].get("l1", 0.0),
+                "l2": spec["model"].get("l2", 0.0)}
+    settings = {k: v for k, v in settings.items() if control.valid_setting(k, v)}
+    store.update_control(session_id, **settings)      # the job applies what differs from the run's own
+    changed = {k: v for k, v in settings.items() if live.get(k) is not None and float(live[k]) != float(v)}
+    if not changed:
+        raise PreventUpdate
+    words = ", ".join(f"{control.SETTINGS[k][0]} {v:g}" for k, v in changed.items())
+    return f"{words[0].upper()}{words[1:]}: applies to this run from its next batch."
 
 
 @dash.callback(Output(LIVE, "data", allow_duplicate=True), Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
@@ -190,6 +298,10 @@ dash.clientside_callback(
     Output(STOP_NOTE, "children", allow_duplicate=True), Output(METRICS, "children"),
     Input(LIVE, "data"), prevent_initial_call=True,
 )
+
+
+dash.clientside_callback(ClientsideFunction("backprop", "pauseLabel"), Output(PAUSE, "children"),
+                         Output(PAUSE, "className"), Input(LIVE, "data"), prevent_initial_call=True)
 
 
 # If a run's progress stops arriving (a lost poll ends the renderer's polling for
