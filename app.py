@@ -20,8 +20,8 @@ import dash
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
 from dashboard import ids, searches, store
-from dashboard.panels import architecture, conv, evaluation, experiments, form, health, histograms, network, \
-    regions, sequences, timeline, training
+from dashboard.panels import activations, architecture, conv, evaluation, experiments, form, health, histograms, \
+    network, regions, sequences, timeline, trace, training
 
 REDIS_URL = os.environ.get("REDIS_URL") or None
 celery_app = None
@@ -77,7 +77,7 @@ def serve_layout() -> html.Div:
     return html.Div([
         dcc.Store(id=ids.SESSION, storage_type="session"),
         dcc.Store(id=ids.SNAPSHOT_VERSION), *(dcc.Store(id=ids.panel_version(p)) for p in ids.PANELS),
-        dcc.Store(id=ids.STEP),
+        dcc.Store(id=ids.STEP), dcc.Store(id=ids.TRACE),
         header(),
         html.Main([
             html.Aside(form.layout(), className="sidebar"),
@@ -86,9 +86,11 @@ def serve_layout() -> html.Div:
                 architecture.layout(),
                 regions.layout(),
                 network.layout(),
+                trace.layout(),
                 conv.layout(),
                 sequences.layout(),
                 histograms.layout(),
+                activations.layout(),
                 timeline.layout(),
                 health.layout(),
                 evaluation.layout(),

@@ -95,6 +95,13 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 return (live && live.state === "running" && !live.paused && Date.now() - seen > STALE_MS) ? Date.now() : NU();
             },
 
+            // panels/training.py: Step with no run on: press Train (the run halts after one batch).
+            pressTrain: function (asked) {
+                const button = document.getElementById("train-button");
+                if (asked && button && !button.disabled) { button.click(); }
+                return NU();
+            },
+
             // panels/training.py: the Pause button reads Resume while the run is halted.
             pauseLabel: function (live) {
                 const paused = !!(live && live.state === "running" && live.paused);

@@ -8,7 +8,9 @@ The page writes the tab's run controls to the run cache (``store.update_control`
   the job halts again (and keeps the parameters before it: ``store.put_step``);
 * ``learning_rate``, ``l1``, ``l2``: applied from the next batch, while paused or
   running; each change is a mark on the loss chart (``RunControl.changes``);
-* ``delay_s``: slow motion, a pause after every batch so a person can watch the graph move.
+* ``delay_s``: slow motion, a pause after every batch so a person can watch the graph move;
+* ``start_halted``: when Step asked for a run with none on (the next run halts after its
+  first batch).
 
 ``RunControl.after_batch`` is called by the job after every batch (``dashboard.jobs.Fit``).
 It reads the controls at most every ``POLL_S`` while the run goes at full speed, and
@@ -30,6 +32,7 @@ HALTED_POLL_S = 0.01     # ... and while it is halted (the job has nothing else 
 SETTINGS = {"learning_rate": ("learning rate", 0.0, 1000.0, False), "l1": ("L1", 0.0, 10.0, True),
             "l2": ("L2", 0.0, 10.0, True)}
 MAX_DELAY_S = 5.0
+START_HALTED_S = 60.0    # a Step with no run on starts a halted run if Train follows within this time
 SLOW_MOTION_S = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)   # the choices the page offers
 
 
@@ -61,6 +64,9 @@ class RunControl:
         self.session_id, self.model = session_id, model
         self.on_pause, self.position = on_pause, position
         previous = store.get_control(session_id)
+        # Step with no run on asks for a run that halts after its first batch, then presses Train.
+        asked = previous.get("start_halted")
+        start_paused = start_paused or (isinstance(asked, (int, float)) and 0 <= time.time() - asked < START_HALTED_S)
         store.set_control(session_id, {"paused": bool(start_paused), "steps": 0,
                                        "delay_s": delay_of(previous)})
         self.steps_seen = 0

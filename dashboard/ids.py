@@ -13,12 +13,15 @@ SELECTED_LAYER = "selected-layer"
 # "Over time" panel): {"session", "index", "step", "frame": the kept frame's serial}, or
 # None to follow the run live. The histograms and the network graph draw that frame.
 STEP = "timeline-step"
+# dcc.Store: the sample the network graph traces (dashboard.panels.trace): {"session",
+# "split", "index", "mode"}, or None for the graph of weights.
+TRACE = "trace-choice"
 # The panels that redraw from the snapshot, each with a version store of its own: the
 # browser copies SNAPSHOT_VERSION into the stores of the panels on screen, and into a
 # panel's store when it comes into view (assets/visibility.js). A panel out of view
 # costs nothing while a run trains.
-PANELS = ("charts", "architecture", "regions", "network", "conv", "sequences", "histograms", "timeline",
-          "health", "evaluation")
+PANELS = ("charts", "architecture", "regions", "network", "trace", "conv", "sequences", "histograms", "activations",
+          "timeline", "health", "evaluation")
 
 
 def panel_version(panel: str) -> str:

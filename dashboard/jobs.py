@@ -507,7 +507,7 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
                 store.put_timeline(session_id, kept)
         snapshot = model.snapshot()
         snapshot.update(version=store.new_version(), status=state, dataset=prepared.summary, spec=spec,
-                        batches_done=fit.batches_done)
+                        batches_done=fit.batches_done, l1=model.l1, l2=model.l2, learning_rate=fit.learning_rate)
         version = store.put_snapshot(session_id, snapshot)
         # The page gets the progress; the charts' history and batch trace (which grow
         # with the run) stay in the run cache, where the charts' callback reads them.

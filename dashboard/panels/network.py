@@ -28,8 +28,10 @@ import dash_cytoscape as cyto
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from viz import network as graph
+from viz import trace as trace_viz
 
 from .. import ids, store
+from . import trace as trace_panel
 from .health import run_alerts
 
 GRAPH = "network-graph"
@@ -68,7 +70,7 @@ def layout() -> html.Div:
         ]),
         html.Div(className="graph-body", children=[
             cyto.Cytoscape(
-                id=GRAPH, className="graph-canvas", elements=[], stylesheet=graph.graph_stylesheet(),
+                id=GRAPH, className="graph-canvas", elements=[], stylesheet=graph.graph_stylesheet() + trace_viz.trace_stylesheet(),
                 layout={"name": "preset", "fit": True, "padding": 24}, autoRefreshLayout=False,
                 minZoom=0.1, maxZoom=4, boxSelectionEnabled=False, responsive=True,
                 style={"width": "100%", "height": f"{GRAPH_HEIGHT}px"},
@@ -110,7 +112,7 @@ def _layer_options(snapshot: dict) -> list[dict]:
 
 def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pair: Any,
                   current_layout: Optional[dict] = None, current_options: Optional[list] = None,
-                  labelled: Optional[list] = None, step: Optional[dict] = None):
+                  labelled: Optional[list] = None, step: Optional[dict] = None, trace: Optional[dict] = None):
     """Elements, summary, layer options, layout and the pinned neuron choice for
     the latest snapshot.
 
@@ -149,6 +151,18 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
         if element["data"]["id"] in keep:
             element["classes"] += " " + graph.LABELLED_CLASS
     summary = [html.Li(s) for s in view["summary"]]
+    try:
+        found = trace_panel.traced(version, step, trace)
+    except ValueError:
+        found = None          # the trace panel says why
+    if found is not None:
+        mode = trace.get("mode", "forward")
+        view["elements"] = trace_panel.traced_elements(view["elements"], found, mode)
+        what = {"forward": "z and a on the neurons, w·a on the edges",
+                "backward": "dL/da and dL/dz on the neurons, dL/dw on the edges",
+                "step": "each weight before and after the last Step"}[mode if found["step"] or mode != "step"
+                                                                       else "forward"]
+        summary.insert(0, html.Li(f"Tracing {found['name']}: {what}.", className="graph-traced"))
     summary[:0] = [html.Li(f"⚠ {alert['title']} (Training health)", className="graph-alert")
                    for alert in run_alerts(version["session"], snapshot)]
     if snapshot.get("step") is not None:
@@ -297,7 +311,7 @@ dash.callback(
     Output(GRAPH, "layout"), Output(NEURON_CHOICE, "data"),
     Input(ids.panel_version("network"), "data"), Input(NEURON_CHOICE, "data"), Input(EDGES_PER_PAIR, "value"),
     State(GRAPH, "layout"), State(LAYER_SELECT, "options"), State(LABELLED_EDGES, "data"),
-    Input(ids.STEP, "data"),
+    Input(ids.STEP, "data"), Input(ids.TRACE, "data"),
 )(refresh_graph)
 
 dash.callback(

@@ -45,7 +45,7 @@ STOP = "stop-button"
 PAUSE = "pause-button"           # Pause while a run trains, Resume while it is paused
 STEP = "step-button"             # one batch: halts a running run, steps a paused one, starts one halted
 SLOW = "slow-motion"             # dcc.Dropdown: seconds of pause after every batch
-START_HALTED = "train-start-halted"  # dcc.Store: set by Step with no run on; starts a run that halts after a batch
+START_HALTED = "train-start-halted"  # dcc.Store: set by Step with no run on; the browser then presses Train
 CONTROL_NOTE = "train-control-note"
 RESET = "reset-button"
 RUN_FIELDSET = "train-fieldset"  # disabled while a run is on: Train, Reset, Save, Load
@@ -134,7 +134,7 @@ dash.clientside_callback(ClientsideFunction("backprop", "trainDisabled"), Output
 
 @dash.callback(
     Output(RESULT, "data"),
-    Input(TRAIN, "n_clicks"), Input(START_HALTED, "data"), State(ids.SESSION, "data"), State(form.CONFIG, "data"),
+    Input(TRAIN, "n_clicks"), State(ids.SESSION, "data"), State(form.CONFIG, "data"),
     background=True,
     progress=[Output(LIVE, "data"), Output(LATEST, "data")],
     running=[(Output(RUN_FIELDSET, "disabled"), True, False), (Output(STOP, "disabled"), False, True),
@@ -142,11 +142,10 @@ dash.clientside_callback(ClientsideFunction("backprop", "trainDisabled"), Output
     interval=POLL_MS,
     prevent_initial_call=True,
 )
-def train(set_progress, n_clicks, start_halted, session_id, spec):
-    """The Train button (and Step with no run on): run the engine in the background,
-    reporting as it goes."""
-    halted = dash.ctx.triggered_id == START_HALTED
-    if not (start_halted if halted else n_clicks):
+def train(set_progress, n_clicks, session_id, spec):
+    """The Train button (which Step presses when no run is on, asking the run to halt after
+    its first batch): run the engine in the background, reporting as it goes."""
+    if not n_clicks:
         raise PreventUpdate
     if not store.valid_session(session_id):
         set_progress([jobs.live("error", "The page has no session yet; reload it."), None])
@@ -154,7 +153,7 @@ def train(set_progress, n_clicks, start_halted, session_id, spec):
         set_progress([jobs.live("error", "Fix the fields marked in red first."), _same_snapshot(session_id)])
     else:
         try:
-            set_progress(list(jobs.run(set_progress, session_id, spec, start_paused=halted)))
+            set_progress(list(jobs.run(set_progress, session_id, spec)))
         except (ValueError, ModelFileError, datasets.DatasetUnavailableError) as exc:
             set_progress([jobs.live("error", str(exc)), _same_snapshot(session_id)])
         except Exception as exc:  # the page shows a message, the log keeps the traceback
@@ -227,6 +226,7 @@ def step(n_clicks, session_id, spec):
     if live is None:
         if not spec:
             return "Fix the fields marked in red first.", no_update, no_update, no_update
+        store.update_control(session_id, start_halted=time.time())
         return "Starting a run that halts after one batch…", no_update, no_update, time.time()
     if not live.get("paused"):
         store.update_control(session_id, paused=True)
@@ -300,6 +300,11 @@ dash.clientside_callback(
 )
 
 
+# Step with no run on presses Train as a user would (a run started from a callback's output
+# would leave the renderer holding back the panels' callbacks until it ends).
+dash.clientside_callback(ClientsideFunction("backprop", "pressTrain"), Output(START_HALTED, "id"),
+                         Input(START_HALTED, "data"), prevent_initial_call=True)
+
 dash.clientside_callback(ClientsideFunction("backprop", "pauseLabel"), Output(PAUSE, "children"),
                          Output(PAUSE, "className"), Input(LIVE, "data"), prevent_initial_call=True)
 
@@ -348,7 +353,8 @@ def adopt_model(session_id: str, model: Sequential, model_spec: dict, filename: 
     if probe is not None:
         store.put_probe(session_id, {**probe, "dataset_key": key})
     snapshot = model.snapshot()
-    snapshot.update(version=store.new_version(), status=status, dataset=summary, spec=model_spec)
+    snapshot.update(version=store.new_version(), status=status, dataset=summary, spec=model_spec, l1=model.l1,
+                    l2=model.l2)
     version = store.put_snapshot(session_id, snapshot)
     text = jobs.metrics_text(found)
     live = jobs.live(status, "", history=history, epochs_trained=model.epochs_trained, metrics=found)
