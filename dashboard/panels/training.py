@@ -98,16 +98,18 @@ def layout() -> html.Div:
                 dcc.Upload(id=KERAS, children=html.Span("Load Keras weights"),
                            className="btn btn-ghost upload-button", accept=".h5,.keras", max_size=200_000_000),
             ], id=RUN_FIELDSET, className="toolbar-fieldset"),
-            html.Button("Pause", id=PAUSE, className="btn btn-ghost", n_clicks=0, disabled=True,
-                        title="Halt after the current batch, keeping the run and its optimiser state"),
-            html.Button("Step", id=STEP, className="btn btn-ghost", n_clicks=0,
-                        title="Train one batch, then halt (starts a run when none is on)"),
-            html.Button("Stop", id=STOP, className="btn btn-danger", n_clicks=0, disabled=True),
-            html.Label([html.Span("Slow motion", className="slow-label"),
-                        dcc.Dropdown(id=SLOW, options=[{"label": "off" if d == 0 else f"{d:g} s a batch", "value": d}
-                                                       for d in control.SLOW_MOTION_S],
-                                     value=0.0, clearable=False, searchable=False, className="slow-select")],
-                       className="slow-motion", title="A pause after every batch, to watch the graph move"),
+            html.Div([
+                html.Button("Pause", id=PAUSE, className="btn btn-ghost", n_clicks=0, disabled=True,
+                            title="Halt after the current batch, keeping the run and its optimiser state"),
+                html.Button("Step", id=STEP, className="btn btn-ghost", n_clicks=0,
+                            title="Train one batch, then halt (starts a run when none is on)"),
+                html.Button("Stop", id=STOP, className="btn btn-danger", n_clicks=0, disabled=True),
+                html.Label([html.Span("Slow motion", className="slow-label"),
+                            dcc.Dropdown(id=SLOW, options=[{"label": "off" if d == 0 else f"{d:g} s a batch", "value": d}
+                                                           for d in control.SLOW_MOTION_S],
+                                         value=0.0, clearable=False, searchable=False, className="slow-select")],
+                           className="slow-motion", title="A pause after every batch, to watch the graph move")
+            ], className="run-controls"),
         ], className="toolbar"),
         dcc.Store(id=START_HALTED),
         html.Div([_bar(EPOCH_BAR, EPOCH_TEXT, "Epoch"), _bar(BATCH_BAR, BATCH_TEXT, "Batch")], className="bars"),
