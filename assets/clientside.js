@@ -104,8 +104,10 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
 
             // panels/training.py: the Pause button reads Resume while the run is halted.
             pauseLabel: function (live) {
-                const paused = !!(live && live.state === "running" && live.paused);
-                return [paused ? "Resume" : "Pause", paused ? "btn btn-primary" : "btn btn-ghost"];
+                const on = !!(live && live.state === "running");
+                const paused = on && !!live.paused;
+                const label = paused ? "Resume" : "Pause";
+                return [label, paused ? "btn btn-primary" : "btn btn-ghost", label, !on];
             },
 
             // panels/network.py: assets/graph.js toggles an edge's label in Cytoscape's own tap

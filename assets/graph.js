@@ -82,3 +82,25 @@ window.backpropGraph = (function () {
 
     return {cy: cy, labelled: labelledIds, edgePoint: edgePoint};
 })();
+
+/* The computation graph (dashboard/panels/trace.py) is shown and filled in one update:
+ * Cytoscape fits a preset layout before its box has a size, so the graph is fitted again
+ * once its new elements are in and the box is laid out. */
+(function () {
+    const GRAPH_ID = "compute-graph";
+    let timer = null;
+    function fitSoon(c) {
+        if (timer) { clearTimeout(timer); }
+        timer = setTimeout(function () {
+            timer = null;
+            requestAnimationFrame(function () { c.resize(); c.fit(c.elements(), 16); });
+        }, 30);
+    }
+    setInterval(function () {
+        const el = document.getElementById(GRAPH_ID);
+        const c = el && el._cyreg ? el._cyreg.cy : null;
+        if (!c || c.scratch("_backpropFit")) { return; }
+        c.scratch("_backpropFit", true);
+        c.on("add", function () { fitSoon(c); });
+    }, 250);
+})();

@@ -48,6 +48,10 @@ NEURON_CHOICE = "network-graph-neuron-choice"
 LABELLED_EDGES = "network-graph-labelled-edges"
 EDGE_LABEL_READOUT = "edge-label-readout"
 NEURON_PANEL = "network-graph-neuron-panel"
+# Pause/Resume and Step beside the graph, so that a person stepping can watch it
+# (dashboard.panels.training handles them as its own Pause and Step).
+GRAPH_PAUSE = "network-graph-pause"
+GRAPH_STEP = "network-graph-step"
 
 EDGE_LABEL_FIELD = "label"
 GRAPH_HEIGHT = 520
@@ -60,6 +64,12 @@ def layout() -> html.Div:
     return html.Section(className="graph-panel", **{"data-panel": "network"}, children=[
         html.Div(className="graph-header", children=[
             html.H3("Network", className="graph-title"),
+            html.Div(className="graph-run-controls", children=[
+                html.Button("Pause", id=GRAPH_PAUSE, n_clicks=0, className="btn btn-ghost btn-small", disabled=True,
+                            title="Halt the run after its current batch (Resume goes on)"),
+                html.Button("Step", id=GRAPH_STEP, n_clicks=0, className="btn btn-ghost btn-small",
+                            title="Train one batch, then halt"),
+            ]),
             html.Div(className="graph-legend", children=[
                 html.Span(className="graph-swatch graph-swatch-pos"), "positive w",
                 html.Span(className="graph-swatch graph-swatch-neg"), "negative w",

@@ -28,7 +28,7 @@ from dash.exceptions import PreventUpdate
 from engine import scalar
 from engine.datasets import Standardizer
 from engine.trace import trace_sample
-from viz import compgraph, network as graph_viz, trace as trace_viz
+from viz import compgraph, trace as trace_viz
 from viz.snapshots import model_from_snapshot
 from viz.style import fmt
 
@@ -49,8 +49,7 @@ COMPUTE_CANVAS = "compute-graph-canvas"
 MODES = [{"label": "Forward: z, a, w·a", "value": "forward"},
          {"label": "Backward: dL/da, dL/dz, dL/dw", "value": "backward"},
          {"label": "Step: before → after", "value": "step"}]
-ALL_EDGE_LABELS = 40        # a traced graph with at most this many edges labels every edge
-COMPUTE_HEIGHT = 560
+COMPUTE_HEIGHT = 380
 
 
 def layout() -> html.Section:
@@ -133,21 +132,15 @@ def traced(version: Optional[dict], step: Optional[dict], choice: Optional[dict]
 
 
 def traced_elements(elements: list[dict], found: dict, mode: str) -> list[dict]:
-    """The network graph's elements in trace (or step) mode; every edge labelled when
-    there are few of them, else on a click as usual."""
+    """The network graph's elements in trace (or step) mode; an edge shows its numbers
+    when clicked, as in the graph of weights."""
     if mode == "step" and found["step"] is not None:
         step = found["step"]
         before = {int(k): v for k, v in step["before"].items()}
-        out = trace_viz.step_elements(elements, found["snapshot"], before, step["learning_rate"],
-                                      step["optimizer"])
-    else:
-        out = trace_viz.trace_elements(elements, found["snapshot"], found["trace"],
-                                       "backward" if mode == "backward" else "forward")
-    edges = [e for e in out if "source" in e["data"]]
-    if len(edges) <= ALL_EDGE_LABELS:
-        for edge in edges:
-            edge["classes"] = f"{edge.get('classes', '')} {graph_viz.LABELLED_CLASS}".strip()
-    return out
+        return trace_viz.step_elements(elements, found["snapshot"], before, step["learning_rate"],
+                                       step["optimizer"])
+    return trace_viz.trace_elements(elements, found["snapshot"], found["trace"],
+                                    "backward" if mode == "backward" else "forward")
 
 
 # -- callbacks ---------------------------------------------------------------------------------
@@ -247,27 +240,31 @@ def readout_children(found: dict, mode: str) -> list:
 
 @dash.callback(
     Output(READOUT, "children"), Output(COMPUTE_GRAPH, "elements"), Output(COMPUTE_NOTE, "children"),
-    Output(COMPUTE_WRAP, "style"), Output(COMPUTE_CANVAS, "style"), Output(MESSAGE, "children", allow_duplicate=True),
+    Output(COMPUTE_WRAP, "style"), Output(COMPUTE_CANVAS, "style"), Output(COMPUTE_GRAPH, "layout"),
+    Output(MESSAGE, "children", allow_duplicate=True),
     Input(ids.TRACE, "data"), Input(ids.panel_version("trace"), "data"), Input(ids.STEP, "data"),
-    prevent_initial_call=True,
+    State(COMPUTE_GRAPH, "layout"), prevent_initial_call=True,
 )
-def show(choice, version, step):
+def show(choice, version, step, current_layout):
     """The readout and the computation graph of the traced sample."""
     hidden, shown = {"display": "none"}, {"display": "block"}
     if not choice:
-        return [], [], "", hidden, hidden, no_update
+        return [], [], "", hidden, hidden, no_update, no_update
     try:
         found = traced(version, step, choice)
     except ValueError as exc:
-        return [], [], "", hidden, hidden, str(exc)
+        return [], [], "", hidden, hidden, no_update, str(exc)
     if found is None:
-        return [], [], "", hidden, hidden, no_update
+        return [], [], "", hidden, hidden, no_update, no_update
     mode = choice.get("mode", "forward")
     try:
         expression = scalar.network_graph(found["model"], found["x"], found["y"])
     except ValueError as exc:
         why = str(exc)
         return (readout_children(found, mode), [], f"{why[0].upper()}{why[1:]}: try a network such as 2 → 3 → 2.",
-                shown, hidden, no_update)
-    return (readout_children(found, mode), compgraph.graph_elements(expression), compgraph.summary(expression),
-            shown, shown, no_update)
+                shown, hidden, no_update, no_update)
+    elements = compgraph.graph_elements(expression)
+    # A layout of its own for every new graph: Cytoscape fits a preset layout only when it receives one.
+    fitted = {"name": "preset", "fit": True, "padding": 16, "graph": len(elements)}
+    return (readout_children(found, mode), elements, compgraph.summary(expression), shown, shown,
+            fitted if fitted != current_layout else no_update, no_update)

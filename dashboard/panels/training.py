@@ -29,7 +29,7 @@ from engine import KerasWeightsError, ModelFileError, Sequential, datasets, load
 
 from .. import data as data_mod
 from .. import control, ids, jobs, spec as spec_mod, store
-from . import charts, form
+from . import charts, form, network
 
 log = logging.getLogger(__name__)
 
@@ -200,10 +200,11 @@ CONTROL_OUTPUTS = (Output(CONTROL_NOTE, "children", allow_duplicate=True),
                    Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True))
 
 
-@dash.callback(*CONTROL_OUTPUTS, Input(PAUSE, "n_clicks"), State(ids.SESSION, "data"), prevent_initial_call=True)
-def pause(n_clicks, session_id):
+@dash.callback(*CONTROL_OUTPUTS, Input(PAUSE, "n_clicks"), Input(network.GRAPH_PAUSE, "n_clicks"),
+               State(ids.SESSION, "data"), prevent_initial_call=True)
+def pause(n_clicks, graph_clicks, session_id):
     """Pause a training run after its current batch; Resume a halted one."""
-    if not n_clicks or not store.valid_session(session_id):
+    if not (n_clicks or graph_clicks) or not store.valid_session(session_id):
         raise PreventUpdate
     live = _run_on(session_id)
     if live is None:
@@ -216,13 +217,13 @@ def pause(n_clicks, session_id):
 
 
 @dash.callback(*CONTROL_OUTPUTS, Output(START_HALTED, "data"),
-               Input(STEP, "n_clicks"), State(ids.SESSION, "data"), State(form.CONFIG, "data"),
-               prevent_initial_call=True)
-def step(n_clicks, session_id, spec):
+               Input(STEP, "n_clicks"), Input(network.GRAPH_STEP, "n_clicks"), State(ids.SESSION, "data"),
+               State(form.CONFIG, "data"), prevent_initial_call=True)
+def step(n_clicks, graph_clicks, session_id, spec):
     """Step: train one batch. A halted run trains its next batch and halts again; a
     running one halts after its current batch; with no run on, a run starts and halts
     after its first batch. The page shows the step as soon as the job has made it."""
-    if not n_clicks or not store.valid_session(session_id):
+    if not (n_clicks or graph_clicks) or not store.valid_session(session_id):
         raise PreventUpdate
     live = _run_on(session_id)
     if live is None:
@@ -308,7 +309,8 @@ dash.clientside_callback(ClientsideFunction("backprop", "pressTrain"), Output(ST
                          Input(START_HALTED, "data"), prevent_initial_call=True)
 
 dash.clientside_callback(ClientsideFunction("backprop", "pauseLabel"), Output(PAUSE, "children"),
-                         Output(PAUSE, "className"), Input(LIVE, "data"), prevent_initial_call=True)
+                         Output(PAUSE, "className"), Output(network.GRAPH_PAUSE, "children"),
+                         Output(network.GRAPH_PAUSE, "disabled"), Input(LIVE, "data"), prevent_initial_call=True)
 
 
 # If a run's progress stops arriving (a lost poll ends the renderer's polling for
