@@ -331,7 +331,7 @@ def open_dashboard(page, url: str) -> None:
 
 def choose(page, dropdown_id: str, option: str) -> None:
     page.click(f"#{dropdown_id}")
-    page.get_by_role("option", name=option, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).and_(page.locator(".dash-dropdown-option")).click()
 
 
 def set_field(page, name: str, value: Any) -> None:

@@ -20,8 +20,10 @@ def set_field(page, name: str, value) -> None:
 
 
 def choose(page, dropdown_id: str, option: str) -> None:
+    """Pick ``option`` in a dropdown (a dropdown's own options: a checklist's items have the
+    option role too)."""
     page.click(f"#{dropdown_id}")
-    page.get_by_role("option", name=option, exact=True).click()
+    page.get_by_role("option", name=option, exact=True).and_(page.locator(".dash-dropdown-option")).click()
 
 
 def stack_rows(page):

@@ -51,6 +51,14 @@ class Job:
             time.sleep(0.005)
         raise AssertionError(f"the job never got there: {store.get_live(SESSION)}")
 
+    def model_file(self, timeout=30.0) -> dict:
+        """The tab's model file (a halted job writes it just after it publishes the halt)."""
+        deadline = time.monotonic() + timeout
+        while (stored := store.get_model(SESSION)) is None:
+            assert time.monotonic() < deadline, "the halted job never wrote its model file"
+            time.sleep(0.005)
+        return stored
+
     def end(self, timeout=60.0) -> dict:
         self.thread.join(timeout)
         assert not self.thread.is_alive()
@@ -67,7 +75,7 @@ def test_step_trains_exactly_one_batch_at_the_new_rate_and_resume_finishes(state
     live = job.wait(lambda l: l.get("paused"))
     assert live["batches_done"] == 1 and live["message"].startswith("Paused after epoch 1, batch 1 of")
     before = _params(SESSION)
-    model_file = Sequential.load(io.BytesIO(store.get_model(SESSION)["bytes"]))
+    model_file = Sequential.load(io.BytesIO(job.model_file()["bytes"]))
     np.testing.assert_array_equal(model_file.layers[0].W, before[0]["W"])
     store.update_control(SESSION, learning_rate=0.25)
     for k in (2, 3):

@@ -55,7 +55,7 @@ def set_row_choice(page, row: int, setting: str, option: str) -> None:
     value = box.locator(".dash-dropdown-value")
     if value.inner_text().strip() != option:
         box.locator("button.dash-dropdown").click()
-        page.get_by_role("option", name=option, exact=True).click()
+        page.get_by_role("option", name=option, exact=True).and_(page.locator(".dash-dropdown-option")).click()
     expect(value).to_have_text(option)
 
 

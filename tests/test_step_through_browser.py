@@ -85,7 +85,14 @@ def test_pause_new_rate_step_resume(page, app, cache):
     live = cache.get_live(session)
     assert live["paused"] and live["batches_done"] == before["batches_done"]
     # the model file holds the halted run's progress
-    kept = Sequential.load(io.BytesIO(cache.get_model(session)["bytes"]))
+    kept = None
+    for _ in range(400):                    # the job writes the model file just after it publishes the halt
+        stored = cache.get_model(session)
+        if stored is not None:
+            kept = Sequential.load(io.BytesIO(stored["bytes"]))
+            break
+        page.wait_for_timeout(25)
+    assert kept is not None, "the halted run's model file never came"
     for layer, entry in zip(kept.layers, before["layers"]):
         np.testing.assert_array_equal(layer.W, entry["params"]["W"])
 
