@@ -19,6 +19,7 @@ every ``POLL_S`` while paused. A Stop while paused ends the run as a Stop does.
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Any, Callable, Optional
 
@@ -32,7 +33,8 @@ HALTED_POLL_S = 0.01     # ... and while it is halted (the job has nothing else 
 SETTINGS = {"learning_rate": ("learning rate", 0.0, 1000.0, False), "l1": ("L1", 0.0, 10.0, True),
             "l2": ("L2", 0.0, 10.0, True)}
 MAX_DELAY_S = 5.0
-START_HALTED_S = 60.0    # a Step with no run on starts a halted run if Train follows within this time
+START_HALTED_S = 60.0
+HALT_MAX_S = 3600.0      # a run halted this long with nobody resuming it stops (its page is gone)    # a Step with no run on starts a halted run if Train follows within this time
 SLOW_MOTION_S = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)   # the choices the page offers
 
 
@@ -76,6 +78,7 @@ class RunControl:
         self.changes: list[dict] = []          # [{"x", "batch", "name", "old", "new", "text"}]
         self._read_at = 0.0
         self._control: dict = {}
+        self._parent = os.getppid()           # the server that started the job (embedded mode)
 
     # -- what the page asked for -------------------------------------------------------
     def _read(self) -> dict:
@@ -102,6 +105,9 @@ class RunControl:
 
     def _stop_seen(self, fit: Any) -> bool:
         asked = store.stop_requested(self.session_id)
+        if asked is None and self.paused_at is not None and (
+                os.getppid() != self._parent or time.perf_counter() - self.paused_at > HALT_MAX_S):
+            asked = time.time()               # halted, and the server that could resume it is gone
         if asked is None:
             return False
         self.model.stop_training = True

@@ -518,7 +518,8 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
                          batches_done=fit.batches_done, learning_rate=fit.learning_rate, l1=model.l1, l2=model.l2,
                          **extra)
         store.put_live(session_id, {**state_now, "history": join_history(history, run_history),
-                                    "batch_trace": fit.trace.to_dict(), "changes": list(control.changes)})
+                                    "batch_trace": fit.trace.to_dict(), "changes": list(control.changes),
+                                    "snapshot_version": version})
         return state_now, {"session": session_id, "version": version}
 
     def on_publish(f: Fit, run_history: dict, epoch: int, batch: int) -> None:

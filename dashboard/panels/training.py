@@ -189,8 +189,11 @@ def _halted_state(session_id: str, done: Callable[[dict], bool]):
     while time.monotonic() < deadline:
         live = store.get_live(session_id)
         if live and (done(live) or live.get("state") != "running"):
-            shown = {k: v for k, v in live.items() if k not in ("history", "batch_trace", "changes")}
-            return shown, _same_snapshot(session_id)
+            shown = {k: v for k, v in live.items() if k not in ("history", "batch_trace", "changes", "snapshot_version")}
+            # The job's own version of the halted snapshot: when its progress brings the same
+            # one, the refresh gate sees nothing new and the panels do not redraw twice.
+            version = live.get("snapshot_version")
+            return shown, ({"session": session_id, "version": version} if version else _same_snapshot(session_id))
         time.sleep(0.01)
     return no_update, no_update
 
