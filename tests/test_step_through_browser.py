@@ -73,7 +73,7 @@ def test_pause_new_rate_step_resume(page, app, cache):
     open_dashboard(page, url)
     settle(page)
     choose(page, "ctl-optimizer", "SGD (momentum)")
-    set_field(page, "epochs", 300)
+    set_field(page, "epochs", 2000)
     set_field(page, "learning_rate", 0.01)
     press(page, "train-button")
     expect(page.locator("#pause-button")).to_be_enabled(timeout=RUN_TIMEOUT_MS)
@@ -136,10 +136,10 @@ def test_pause_new_rate_step_resume(page, app, cache):
     expect(page.locator(".trace-note")).to_contain_text("SGD")
 
     press(page, "pause-button")                                              # Resume
-    expect(status(page)).to_contain_text("Trained 300 epochs", timeout=RUN_TIMEOUT_MS)
+    expect(status(page)).to_contain_text("Trained 2000 epochs", timeout=RUN_TIMEOUT_MS)
     expect(status(page)).to_contain_text("learning rate 0.01 → 0.5 at batch")
     final = Sequential.load(io.BytesIO(cache.get_model(session)["bytes"]))
-    assert final.epochs_trained == 300
+    assert final.epochs_trained == 2000
     look_at(page, "charts")
     page.wait_for_function("""() => {
         const g = document.querySelector('#loss-graph .js-plotly-plot');
@@ -209,6 +209,17 @@ def test_a_traced_sample_equals_the_engine_on_that_sample_alone(page, app, cache
     look_at(page, "trace")
     expect(page.locator(".trace-formulas")).to_contain_text(f"{loss:.4g}")
     expect(page.locator("#compute-graph-note")).to_contain_text("up to 40 weights and biases; this one has 114")
+    # Step while tracing: the graph switches to the step view, each weight's change on its edge
+    look_at(page, "network")
+    page.click("#network-graph-step")
+    page.wait_for_function("() => (window.backpropGraph.cy().getElementById('w1-0-0').data('label') || '')"
+                           ".includes('Δ')", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#trace-mode input[value=step]")).to_be_checked()
+    after = cache.get_snapshot(session)
+    assert after["batches_done"] == snapshot["batches_done"] + 1
+    label = _labels(page)["w1-0-0"]
+    change = after["layers"][0]["params"]["W"][0, 0] - snapshot["layers"][0]["params"]["W"][0, 0]
+    assert _value(label, "Δ") == pytest.approx(change, rel=2e-3, abs=1e-7)
     press(page, "stop-button")
     expect(status(page)).to_contain_text("Stopped by you", timeout=RUN_TIMEOUT_MS)
 

@@ -175,7 +175,7 @@ def choose(_trace, _submit, click, _clear, mode, index, current, session_id):
     if trigger == CLEAR:
         return None, "Not tracing: the graph shows the weights again.", no_update
     if trigger == MODE:
-        if not current:
+        if not current or current.get("mode") == mode:      # (Step sets both the mode and the trace)
             raise PreventUpdate
         return {**current, "mode": mode}, no_update, no_update
     if trigger == regions.GRAPH:

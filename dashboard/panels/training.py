@@ -29,7 +29,7 @@ from engine import KerasWeightsError, ModelFileError, Sequential, datasets, load
 
 from .. import data as data_mod
 from .. import control, ids, jobs, spec as spec_mod, store
-from . import charts, form, network
+from . import charts, form, network, trace
 
 log = logging.getLogger(__name__)
 
@@ -219,29 +219,34 @@ def pause(n_clicks, graph_clicks, session_id):
     return ("Paused.", *_halted_state(session_id, lambda now: bool(now.get("paused"))))
 
 
-@dash.callback(*CONTROL_OUTPUTS, Output(START_HALTED, "data"),
+@dash.callback(*CONTROL_OUTPUTS, Output(START_HALTED, "data"), Output(ids.TRACE, "data", allow_duplicate=True),
+               Output(trace.MODE, "value"),
                Input(STEP, "n_clicks"), Input(network.GRAPH_STEP, "n_clicks"), State(ids.SESSION, "data"),
-               State(form.CONFIG, "data"), prevent_initial_call=True)
-def step(n_clicks, graph_clicks, session_id, spec):
+               State(form.CONFIG, "data"), State(ids.TRACE, "data"), prevent_initial_call=True)
+def step(n_clicks, graph_clicks, session_id, spec, traced):
     """Step: train one batch. A halted run trains its next batch and halts again; a
     running one halts after its current batch; with no run on, a run starts and halts
-    after its first batch. The page shows the step as soon as the job has made it."""
+    after its first batch. The page shows the step as soon as the job has made it; a
+    traced sample switches to the step view (each weight before and after)."""
     if not (n_clicks or graph_clicks) or not store.valid_session(session_id):
         raise PreventUpdate
+    unchanged = (no_update, no_update)
     live = _run_on(session_id)
     if live is None:
         if not spec:
-            return "Fix the fields marked in red first.", no_update, no_update, no_update
+            return "Fix the fields marked in red first.", no_update, no_update, no_update, *unchanged
         store.update_control(session_id, start_halted=time.time())
-        return "Starting a run that halts after one batch…", no_update, no_update, time.time()
+        return "Starting a run that halts after one batch…", no_update, no_update, time.time(), *unchanged
     if not live.get("paused"):
         store.update_control(session_id, paused=True)
-        return ("Paused.", *_halted_state(session_id, lambda now: bool(now.get("paused"))), no_update)
+        return ("Paused.", *_halted_state(session_id, lambda now: bool(now.get("paused"))), no_update, *unchanged)
     done = int(live.get("batches_done") or 0)
     steps = int(store.get_control(session_id).get("steps") or 0) + 1
     store.update_control(session_id, steps=steps)
     shown = _halted_state(session_id, lambda now: bool(now.get("paused")) and now.get("batches_done", 0) > done)
-    return (f"Trained batch {done + 1} of the run.", *shown, no_update)
+    step_view = ({**traced, "mode": "step"}, "step") if traced and traced.get("session") == session_id \
+        else unchanged
+    return (f"Trained batch {done + 1} of the run.", *shown, no_update, *step_view)
 
 
 @dash.callback(Output(CONTROL_NOTE, "children", allow_duplicate=True), Input(form.CONFIG, "data"),
