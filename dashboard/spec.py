@@ -597,6 +597,35 @@ def form_from_spec(spec: dict, base: Optional[dict] = None) -> dict[str, Any]:
         form["val_percent"] = round(100 * data.get("val_fraction", 0.2), 6)
         for key, value in (data.get("text") or {}).items():
             form[key] = value
+    elif data and data.get("name") == data_mod.CSV_OPTION:
+        form["dataset"] = data_mod.CSV_OPTION
+        form["val_percent"] = round(100 * data.get("val_fraction", 0.2), 6)
     if spec.get("training"):
         form.update(spec["training"])
     return form
+
+
+def recheck(spec: Any, csv_meta: Optional[dict] = None) -> dict:
+    """The spec a page asks the server to train, checked again with the form's own rules
+    (the page's copy is the browser's and may have been changed there): the form that
+    rebuilds it must pass :func:`check` and give back the very same spec. ValueError,
+    naming the field and its rule, when it does not. ``csv_meta`` describes the tab's
+    uploaded CSV for a CSV spec (``dashboard.panels.form.csv_facts``)."""
+    reload = "reload the page and press Train again"
+    if not isinstance(spec, dict) or not isinstance(spec.get("model"), dict) \
+            or not isinstance(spec.get("training"), dict) or not isinstance(spec.get("data"), dict):
+        raise ValueError(f"The settings the page sent are not a model spec: {reload}.")
+    try:
+        form = form_from_spec(spec)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ValueError(f"The settings the page sent are not a model spec ({type(exc).__name__}: {exc}): "
+                         f"{reload}.") from None
+    checked = check(form, csv_meta)
+    if checked.spec is None:
+        name, message = next(iter(checked.errors.items()))
+        label = FIELDS[name][0] if name in FIELDS else name
+        raise ValueError(f"{label[:1].upper()}{label[1:]}: {message}. The server checks every setting with the "
+                         f"form's rules.")
+    if json.dumps(checked.spec, sort_keys=True) != json.dumps(spec, sort_keys=True):
+        raise ValueError(f"The settings the page sent differ from what the form's rules give: {reload}.")
+    return checked.spec

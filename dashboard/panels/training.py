@@ -155,6 +155,7 @@ def train(set_progress, n_clicks, session_id, spec):
         set_progress([jobs.live("error", "Fix the fields marked in red first."), _same_snapshot(session_id)])
     else:
         try:
+            spec = spec_mod.recheck(spec, _csv_meta(session_id, spec))
             set_progress(list(jobs.run(set_progress, session_id, spec)))
         except (ValueError, ModelFileError, datasets.DatasetUnavailableError) as exc:
             set_progress([jobs.live("error", str(exc)), _same_snapshot(session_id)])
@@ -173,6 +174,17 @@ def stop(n_clicks, session_id):
         raise PreventUpdate
     store.request_stop(session_id)
     return "Stopping…"
+
+
+def _csv_meta(session_id: str, spec: dict) -> Optional[dict]:
+    """What the server knows of the tab's uploaded CSV, for a CSV spec (else None)."""
+    data = spec.get("data") if isinstance(spec, dict) else None
+    if not isinstance(data, dict) or data.get("name") != data_mod.CSV_OPTION:
+        return None
+    stored = store.get_csv(session_id)
+    if stored is None:
+        return {"filename": data.get("filename"), "error": "Upload the CSV again (it is no longer on the server)"}
+    return form.csv_facts(stored["bytes"], stored["filename"], data.get("label"))
 
 
 def _run_on(session_id: str) -> Optional[dict]:

@@ -1,0 +1,50 @@
+"""Files the upload boxes cannot take are named on the page with the rule, never dropped
+in silence: a CSV over the box's 20 MB, a .csv.gz, a .keras or .weights.h5 offered to
+Load model, a model file offered to Load Keras weights. A file the box takes still goes
+through (its own message follows from the server)."""
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from browser import choose, open_dashboard
+
+
+def _offer(page, upload_id: str, path) -> None:
+    page.locator(f"#{upload_id} input[type=file]").set_input_files(str(path))
+
+
+@pytest.mark.parametrize("name,box,message,words", [
+    ("weights.keras", "model-load", "model-message",
+     "Could not take weights.keras: this box takes a Backprop Studio model file (.npz, from Save model)."),
+    ("model.weights.h5", "model-load", "model-message", "Could not take model.weights.h5: this box takes a Backprop"),
+    ("run.npz", "keras-load", "model-message", "Could not take run.npz: this box takes Keras weights"),
+])
+def test_a_file_of_another_kind_is_named(page, app_server, tmp_path, name, box, message, words):
+    path = tmp_path / name
+    path.write_bytes(b"\x00" * 64)
+    open_dashboard(page, app_server)
+    _offer(page, box, path)
+    expect(page.locator(f"#{message}")).to_contain_text(words, timeout=10_000)
+
+
+def test_csv_boxes_name_size_and_packing(page, app_server, tmp_path):
+    open_dashboard(page, app_server)
+    choose(page, "ctl-dataset", "Your CSV file…")
+    packed = tmp_path / "data.csv.gz"
+    packed.write_bytes(b"\x1f\x8b" + b"\x00" * 30)
+    _offer(page, "ctl-csv-upload", packed)
+    expect(page.locator("#ctl-csv-filename")).to_have_text(
+        "Could not take data.csv.gz: this box takes a CSV file (.csv). Unpack it first.", timeout=10_000)
+    big = tmp_path / "big.csv"
+    row = b"1.0,2.0,0\n"
+    with open(big, "wb") as out:
+        out.write(b"a,b,label\n")
+        out.write(row * (30_000_000 // len(row)))
+    _offer(page, "ctl-csv-upload", big)
+    expect(page.locator("#ctl-csv-filename")).to_have_text(
+        "Could not take big.csv: it has 30.0 MB, more than the 20.0 MB this box takes.", timeout=10_000)
+    small = tmp_path / "small.csv"
+    small.write_bytes(b"a,b,label\n" + b"".join(f"{i % 3},{i % 5},{i % 2}\n".encode() for i in range(40)))
+    _offer(page, "ctl-csv-upload", small)
+    expect(page.locator("#ctl-csv-filename")).to_contain_text("small.csv (", timeout=30_000)
