@@ -56,6 +56,7 @@ MESSAGES = "form-messages"        # dcc.Store: {component id: text} of every mes
 STACK = "stack-rows"
 ADD_TYPE = "stack-add-type"
 ADD = "stack-add"
+ADD_NOTE = "stack-add-note"       # why "+ Add layer" added nothing
 OUTPUT_ROW = "stack-output"
 OUTPUT_SHAPE = "stack-output-shape"
 TOTAL = "stack-total"
@@ -309,6 +310,7 @@ def layout() -> html.Div:
             dcc.Dropdown(id=ADD_TYPE, options=layer_type_options(), value="Dense", clearable=False, searchable=False,
                          className="stack-type"),
             html.Button("+ Add layer", id=ADD, className="btn btn-ghost", n_clicks=0),
+            html.Span(id=ADD_NOTE, className="field-error", role="status"),
         ], className="stack-add"),
         html.Div([
             html.Div([html.Span("Output", className="stack-output-name")], className="stack-head"),
@@ -481,9 +483,16 @@ def edit_stack(_add, _removes, _ups, _downs, _types, _inners, add_type, _kinds, 
         settings.setdefault(row, {})["layer"] = value
     patch = Patch()
     if trigger == ADD:
-        if len(order) >= spec.MAX_LAYERS or add_type not in LAYERS:
-            raise PreventUpdate
+        if len(order) >= spec.MAX_LAYERS:
+            dash.set_props(ADD_NOTE, {"children": f"At most {spec.MAX_LAYERS} layers here: remove one to add "
+                                                  f"another."})
+            return no_update
+        if add_type not in LAYERS:
+            dash.set_props(ADD_NOTE, {"children": "Choose the type of layer to add."})
+            return no_update
         patch.append(row_component(max(order, default=-1) + 1, add_type))
+        if len(order) + 1 == spec.MAX_LAYERS:
+            dash.set_props(ADD_NOTE, {"children": f"{spec.MAX_LAYERS} layers: the most this form takes."})
         return patch
     if not isinstance(trigger, dict) or trigger.get("row") not in order:
         raise PreventUpdate
@@ -493,6 +502,8 @@ def edit_stack(_add, _removes, _ups, _downs, _types, _inners, add_type, _kinds, 
         raise PreventUpdate
     if trigger["type"] == REMOVE:
         del patch[pos]
+        if len(order) >= spec.MAX_LAYERS:
+            dash.set_props(ADD_NOTE, {"children": ""})
         return patch
     if trigger["type"] in (UP, DOWN):
         other = pos - 1 if trigger["type"] == UP else pos + 1

@@ -1,7 +1,7 @@
-"""Files the upload boxes cannot take are named on the page with the rule, never dropped
-in silence: a CSV over the box's 20 MB, a .csv.gz, a .keras or .weights.h5 offered to
-Load model, a model file offered to Load Keras weights. A file the box takes still goes
-through (its own message follows from the server)."""
+"""What the page refuses, it says, with the rule, never in silence: files the upload boxes
+cannot take (a CSV over the box's 20 MB, a .csv.gz, a .keras or .weights.h5 offered to Load
+model, a model file offered to Load Keras weights; a file the box takes still goes
+through), and "+ Add layer" past the form's limit."""
 from __future__ import annotations
 
 import pytest
@@ -48,3 +48,22 @@ def test_csv_boxes_name_size_and_packing(page, app_server, tmp_path):
     small.write_bytes(b"a,b,label\n" + b"".join(f"{i % 3},{i % 5},{i % 2}\n".encode() for i in range(40)))
     _offer(page, "ctl-csv-upload", small)
     expect(page.locator("#ctl-csv-filename")).to_contain_text("small.csv (", timeout=30_000)
+
+
+def test_add_layer_past_the_limit_says_why(page, app_server):
+    from browser import stack_rows
+    from dashboard.spec import MAX_LAYERS
+    open_dashboard(page, app_server)
+    rows = stack_rows(page)
+    start = rows.count()
+    for n in range(start + 1, MAX_LAYERS + 1):
+        page.click("#stack-add")
+        expect(rows).to_have_count(n)
+    expect(page.locator("#stack-add-note")).to_have_text(f"{MAX_LAYERS} layers: the most this form takes.")
+    page.click("#stack-add")
+    expect(page.locator("#stack-add-note")).to_have_text(
+        f"At most {MAX_LAYERS} layers here: remove one to add another.")
+    expect(rows).to_have_count(MAX_LAYERS)
+    rows.nth(0).locator("button[title='Remove this layer']").click()
+    expect(rows).to_have_count(MAX_LAYERS - 1)
+    expect(page.locator("#stack-add-note")).to_have_text("")
