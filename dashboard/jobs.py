@@ -280,17 +280,23 @@ def model_bytes(model: Sequential, spec: dict, history: dict, summary: dict) -> 
     return buffer.getvalue()
 
 
-def _stored_model(session_id: str, spec: dict, key: str) -> tuple[Optional[Sequential], Optional[dict]]:
-    """The tab's model and its history, when the run should continue it."""
+def _stored_model(session_id: str, spec: dict, key: str) -> tuple[Optional[Sequential], Optional[dict], str]:
+    """The tab's model and its history, when the run should continue it; else None, None
+    and why the run starts a new model instead ("" when the tab had none)."""
     stored = store.get_model(session_id)
-    if stored is None or stored["dataset_key"] not in (None, key):
-        return None, None
+    if stored is None:
+        return None, None, ""
+    name = stored.get("filename") or "the tab's model"
+    if stored["dataset_key"] not in (None, key):
+        return None, None, f"{name} was trained on other data; this run starts a new model in its place"
     previous = Sequential.load(io.BytesIO(stored["bytes"]))
     if not spec_mod.same_architecture(previous.get_config(), spec):
-        return None, None
+        takes = f"takes {previous.input_shape} and gives {previous.output_shape}"
+        return None, None, (f"{name} ({takes}) is not the network in the form; this run starts a new model in "
+                            f"its place")
     history = stored["history"] or empty_history(previous.is_classifier)
     history.setdefault("first_epoch", previous.epochs_trained + 1)
-    return previous, history
+    return previous, history, ""
 
 
 class Fit:
@@ -461,8 +467,9 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
          started: float, start_paused: bool) -> tuple[dict, dict]:
     prepared = load_prepared(spec, session_id)
     key = data_mod.dataset_key(spec["data"])
-    model, history = _stored_model(session_id, spec, key)
-    note = f"Continuing from epoch {model.epochs_trained}" if model is not None else "New model"
+    model, history, why_new = _stored_model(session_id, spec, key)
+    note = f"Continuing from epoch {model.epochs_trained}" if model is not None else \
+        (f"New model ({why_new})" if why_new else "New model")
     if model is None:
         model = spec_mod.build_model(spec)
         history = empty_history(model.is_classifier)

@@ -67,3 +67,20 @@ def test_add_layer_past_the_limit_says_why(page, app_server):
     rows.nth(0).locator("button[title='Remove this layer']").click()
     expect(rows).to_have_count(MAX_LAYERS - 1)
     expect(page.locator("#stack-add-note")).to_have_text("")
+
+
+def test_a_loaded_model_the_form_cannot_train_says_so(page, app_server, tmp_path):
+    from dashboard import jobs, presets, spec as spec_mod
+    from engine import FFNN
+    model = FFNN([2] + [4] * 25 + [2], ["tanh"] * 25 + ["softmax"], loss="cce", optimizer="adam")
+    model_spec = spec_mod.spec_from_model(model)
+    base = spec_mod.check(presets.preset_form("dense")).spec
+    model_spec.update(data=base["data"], training=base["training"])
+    path = tmp_path / "deep.npz"
+    path.write_bytes(jobs.model_bytes(model, model_spec, jobs.empty_history(True), {}))
+    open_dashboard(page, app_server)
+    _offer(page, "model-load", path)
+    message = page.locator("#model-message")
+    expect(message).to_contain_text("Loaded deep.npz", timeout=30_000)
+    expect(message).to_contain_text("The form cannot train it as it is (Layers: At most 20 layers here)")
+    expect(message).not_to_contain_text("Train continues it")

@@ -431,8 +431,15 @@ def model_file(save_clicks, contents, filename, session_id, config, adopted):
     if not model_spec.get("data"):
         message += (f" The file does not say which data it learned from; it takes {model.input_shape} and gives "
                     f"{model.output_shape}: choose a data set of those sizes to continue training it.")
-    live["message"] = message
     base = spec_mod.form_from_spec(model_spec, (adopted or {}).get("form"))
+    checked = spec_mod.check(base, _csv_meta(session_id, model_spec) if model_spec.get("data") else None)
+    if checked.spec is None and model_spec.get("data"):
+        field, rule = next(iter(checked.errors.items()))
+        label = spec_mod.FIELDS[field][0] if field in spec_mod.FIELDS else field
+        message = message.replace("Train continues it.", (
+            f"The form cannot train it as it is ({label[:1].upper()}{label[1:]}: {rule}), so Train would not "
+            f"continue it; Save model and the panels keep it."))
+    live["message"] = message
     return [no_update, message, None, live, version, {"form": base, "version": version["version"]}]
 
 
