@@ -92,7 +92,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             // (a lost poll ends the renderer's polling for good) is re-read from the run cache.
             watch: function (n, live) {
                 const seen = window.backpropLiveSeen || Date.now();
-                return (live && live.state === "running" && !live.paused && Date.now() - seen > STALE_MS) ? Date.now() : NU();
+                // (a halted run publishes nothing: it is asked too, and the server answers only when its job is gone)
+                return (live && live.state === "running" && Date.now() - seen > STALE_MS) ? Date.now() : NU();
             },
 
             // panels/training.py: Step with no run on: press Train (the run halts after one batch).

@@ -22,6 +22,7 @@ import io
 import logging
 import math
 import os
+import threading
 import time
 import traceback
 from typing import Any, Callable, Optional
@@ -62,6 +63,9 @@ RECORD_S = 2.0              # a running run's record is brought up to date at mo
 # A running run whose record nobody brought up to date for this long has lost its process
 # (the job or worker was killed, the machine restarted): it is marked failed.
 STALE_S = 60.0
+BEAT_S = 1.0            # a Train job says it is alive this often (a thread of its own, halted or not) ...
+DEAD_S = 8.0            # ... and one silent for this long has lost its process: the page says so
+MODEL_SAVE_S = 5.0      # a running run's model file is brought up to date at epoch ends at most this often
 
 # Per-batch matrix work (batch x fan-in x fan-out of the widest layer) below which the
 # job multiplies on one BLAS thread: for such small products OpenBLAS's threads cost
@@ -455,12 +459,38 @@ def run(set_progress: Callable[[list], None], session_id: str, spec: dict,
     (Step with no run on: ``dashboard.control``)."""
     started = time.perf_counter()  # the run as the user waits for it: data, model, training, saving
     store.clear_stop(session_id)
+    beating = _Heartbeat(session_id)
     recorder = Recorder(spec, session=session_id)
     try:
         return _run(set_progress, session_id, spec, recorder, started, start_paused)
     except BaseException as exc:
         recorder.failed(exc, time.perf_counter() - started)
         raise
+    finally:
+        beating.stop()
+
+
+class _Heartbeat:
+    """A thread that tells the run cache every ``BEAT_S`` that this job is alive, so the
+    page can tell a halted or slow run from one whose process is gone."""
+
+    def __init__(self, session_id: str):
+        self.session_id = session_id
+        self._done = threading.Event()
+        store.beat_run(session_id)
+        self._thread = threading.Thread(target=self._beat, name="run-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._done.wait(BEAT_S):
+            try:
+                store.beat_run(self.session_id)
+            except Exception:  # noqa: BLE001 - a run cache that hiccups must not end the run
+                log.exception("could not write the run's heartbeat")
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=2 * BEAT_S)
 
 
 def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, recorder: Recorder,
@@ -541,8 +571,15 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
         if found is not None:
             store.put_evaluation(session_id, found)
 
+    saved_at = [time.perf_counter()]
+
     def on_epoch(f: Fit, run_history: dict, epoch: int) -> None:
-        recorder.progress(join_history(history, run_history), model.epochs_trained, time.perf_counter() - started)
+        full_now = join_history(history, run_history)
+        recorder.progress(full_now, model.epochs_trained, time.perf_counter() - started)
+        if time.perf_counter() - saved_at[0] >= MODEL_SAVE_S:    # the epochs finished are kept if the job dies
+            saved_at[0] = time.perf_counter()
+            store.put_model(session_id, model_bytes(model, spec, full_now, prepared.summary), key, full_now,
+                            filename=f"backprop-studio-{prepared.summary['name']}-e{model.epochs_trained}.npz")
         if time.perf_counter() - kept_at[0] >= TIMELINE_MIN_S:
             keep_step(f, epoch, f.n_batches)
         if time.perf_counter() - evaluated_at[0] >= EVALUATE_S:

@@ -626,6 +626,7 @@ def recheck(spec: Any, csv_meta: Optional[dict] = None) -> dict:
         label = FIELDS[name][0] if name in FIELDS else name
         raise ValueError(f"{label[:1].upper()}{label[1:]}: {message}. The server checks every setting with the "
                          f"form's rules.")
-    if json.dumps(checked.spec, sort_keys=True) != json.dumps(spec, sort_keys=True):
+    # As JSON has them (the browser's copy went through JSON: 0.0 came back as 0, which == keeps equal).
+    if json.loads(json.dumps(checked.spec)) != json.loads(json.dumps(spec)):
         raise ValueError(f"The settings the page sent differ from what the form's rules give: {reload}.")
     return checked.spec

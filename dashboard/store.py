@@ -190,6 +190,19 @@ def get_step(session_id: str) -> Optional[dict]:
     return cache.get(_key("last-step", session_id))
 
 
+# -- the training job's heartbeat -------------------------------------------------------
+def beat_run(session_id: str) -> None:
+    """The tab's training job is alive (it says so every ``dashboard.jobs.BEAT_S``)."""
+    cache.set(_key("run-beat", session_id), time.time(), timeout=TIMEOUT_S)
+
+
+def run_beat(session_id: str) -> Optional[float]:
+    """When the tab's training job last said it is alive (time.time()), or None."""
+    if not valid_session(session_id):
+        return None
+    return cache.get(_key("run-beat", session_id))
+
+
 # -- the current model --------------------------------------------------------------
 def put_model(session_id: str, model_bytes: bytes, dataset_key: Optional[str], history: dict,
               filename: str = "backprop-studio-model.npz") -> None:

@@ -4,6 +4,7 @@ changed one must be refused with the field and its rule, never trained."""
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -69,3 +70,22 @@ def test_a_csv_spec_is_checked_against_the_uploaded_file():
     gone = {"filename": "mine.csv", "error": "Upload the CSV again (it is no longer on the server)"}
     with pytest.raises(ValueError, match="Upload the CSV again"):
         spec_mod.recheck(checked.spec, gone)
+
+
+def _as_the_browser_sends(value):
+    """JSON as a browser writes it back: a whole float (0.0, 30.0) comes back as an int."""
+    if isinstance(value, dict):
+        return {k: _as_the_browser_sends(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_the_browser_sends(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@pytest.mark.parametrize("name", ["dense", "cnn", "logreg"])
+def test_the_spec_as_the_browser_sends_it_back_passes(name):
+    spec = _spec(name)
+    sent = _as_the_browser_sends(copy.deepcopy(spec))
+    assert json.dumps(sent) != json.dumps(spec)   # some 0.0 became 0
+    assert spec_mod.recheck(sent) == spec

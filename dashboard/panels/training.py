@@ -28,7 +28,7 @@ from dash.exceptions import PreventUpdate
 from engine import KerasWeightsError, ModelFileError, Sequential, datasets, load_keras_weights
 
 from .. import data as data_mod
-from .. import control, ids, jobs, spec as spec_mod, store
+from .. import control, ids, jobs, records, spec as spec_mod, store
 from . import charts, form, network, trace
 
 log = logging.getLogger(__name__)
@@ -347,13 +347,40 @@ dash.clientside_callback(
     Input(RESYNC, "data"), State(ids.SESSION, "data"), prevent_initial_call=True,
 )
 def resync(_, session_id):
-    """The run's latest state from the run cache (and the buttons to match it)."""
+    """The run's latest state from the run cache (and the buttons to match it). A run
+    whose job stopped saying it is alive (killed, out of memory, its worker gone) is
+    marked failed, with what it kept."""
     live = store.get_live(session_id)
     if not live:
         raise PreventUpdate
-    live = {**live, "resynced": time.time()}
     running = live.get("state") == "running"
+    beat = store.run_beat(session_id)
+    if running and (beat is None or time.time() - beat > jobs.DEAD_S):
+        live = _lost(session_id, live, beat)
+        running = False
+    elif running and live.get("paused"):
+        raise PreventUpdate          # halted and alive: the page shows it already
+    live = {**live, "resynced": time.time()}
     return (live, _same_snapshot(session_id), running, not running, "Training…" if running else "Train")
+
+
+def _lost(session_id: str, live: dict, beat: Optional[float]) -> dict:
+    """Mark the tab's run failed: its job has been silent for longer than DEAD_S."""
+    silent = f"{time.time() - beat:.0f} s" if beat else "ever since it started"
+    stored = store.get_model(session_id)
+    kept = (f" The model keeps what was saved during the run ({stored['filename']}); Train continues it."
+            if stored else " Nothing of it was saved.")
+    message = (f"The training job stopped without a word (its process ended: killed, out of memory, or its worker "
+               f"went away); it has been silent for {silent}.{kept}")
+    lost = {**{k: v for k, v in live.items() if k not in ("paused",)}, "state": "failed", "message": message}
+    store.put_live(session_id, lost)
+    run_id = live.get("run_id")
+    if run_id is not None:
+        try:
+            records.finish_run(int(run_id), state="failed", message=message, history=live.get("history"))
+        except Exception:  # noqa: BLE001 - the page must still be freed
+            log.exception("could not mark run %s failed", run_id)
+    return {k: v for k, v in lost.items() if k not in ("history", "batch_trace", "changes", "snapshot_version")}
 
 
 # -- model files ---------------------------------------------------------------------------------------
