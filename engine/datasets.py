@@ -47,6 +47,7 @@ import io
 import math
 import numbers
 import os
+import re
 import tarfile
 import tempfile
 import urllib.error
@@ -74,6 +75,7 @@ __all__ = [
     "cifar10_path",
     "download_info",
     "load",
+    "csv_columns",
     "load_csv",
     "load_digits",
     "load_iris",
@@ -1180,9 +1182,21 @@ def download_info(name: str) -> dict[str, Any] | None:
 MAX_CSV_CELLS = 1_000_000
 MAX_AUTO_CLASSES = 20
 
+# The separators a CSV may use, tried in this order (the first wins a tie), with their names.
+_SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_SNIFF_LINES = 200
+# "1,5"  "1.234,5"  "-0,25e3": a comma before the decimals, dots (if any) grouping thousands
+_COMMA_DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d*),\d+(?:[eE][+-]?\d+)?")
+# "1.5"  "1,234.5": a dot before the decimals, commas (if any) grouping thousands
+_DOT_DECIMAL = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d*)\.\d+(?:[eE][+-]?\d+)?")
+_DOT_GROUPS = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+")        # "1.234" or "12.345.678"
+_COMMA_GROUPS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][+-]?\d+)?")   # "1,234.5"
+_WHOLE = re.compile(r"[+-]?\d+")
+
 
 def _csv_text(source: str | bytes | os.PathLike) -> tuple[str, str]:
-    """(text, name) from a path, raw bytes, or the CSV text itself.
+    """(text, name) from a path, raw bytes, or the CSV text itself; a UTF-8 BOM is kept
+    (:func:`_read_table` removes and reports it).
 
     A str is a path if it names a file or looks like one (one line, no comma);
     otherwise it is the CSV text.
@@ -1190,14 +1204,14 @@ def _csv_text(source: str | bytes | os.PathLike) -> tuple[str, str]:
     if isinstance(source, (bytes, bytearray)):
         data, name = bytes(source), "csv"
     elif isinstance(source, str) and not _looks_like_path(source):
-        return source.lstrip("\ufeff"), "csv"
+        return source, "csv"
     else:
         path = Path(source)
         if not path.is_file():
             raise ValueError(f"CSV file not found: {path}")
         data, name = path.read_bytes(), path.stem
     try:
-        return data.decode("utf-8-sig"), name
+        return data.decode("utf-8"), name
     except UnicodeDecodeError as exc:
         raise ValueError(f"the CSV must be UTF-8 text ({exc})") from exc
 
@@ -1207,17 +1221,184 @@ def _looks_like_path(text: str) -> bool:
     return one_line and (Path(text).is_file() or (text.strip() != "" and "," not in text))
 
 
-def _parse_float(cell: str) -> float | None:
-    """The number in a cell, or None if it is not one (non-finite values count as numbers)."""
-    try:
-        return float(cell)
-    except ValueError:
+class _Numbers:
+    """How this file writes numbers: ``decimal`` is "." or ","; the other one may group
+    thousands ("1,234.5" / "1.234,5").  ``grouped`` turns True once a cell used grouping."""
+
+    def __init__(self, decimal: str) -> None:
+        self.decimal = decimal
+        self.grouped = False
+
+    def parse(self, cell: str) -> float | None:
+        """The number in a cell, or None if it is not one (non-finite values count as numbers)."""
+        if self.decimal == "." or ("," not in cell and "." not in cell):
+            try:
+                return float(cell)     # the common case first
+            except ValueError:
+                pass
+        if self.decimal == ".":
+            if not _COMMA_GROUPS.fullmatch(cell):
+                return None
+            self.grouped = True
+            return float(cell.replace(",", ""))
+        if _COMMA_DECIMAL.fullmatch(cell):
+            self.grouped |= "." in cell
+            return float(cell.replace(".", "").replace(",", "."))
+        if _DOT_GROUPS.fullmatch(cell):   # "1.234"; "1.5" in a decimal-comma file is refused
+            self.grouped = True
+            return float(cell.replace(".", ""))
         return None
 
+    def rule(self, cell: str) -> str:
+        """What a number must look like, for a refusal of ``cell``."""
+        if self.decimal == "," and any(ch.isdigit() for ch in cell):
+            return ("must be a number written with a decimal comma (like 1,5 or 1.234,5), "
+                    "as in the rest of this file")
+        return "must be a number"
 
-def _read_header(header: list[str]) -> list[str]:
-    names = [cell.strip() or f"column_{j + 1}" for j, cell in enumerate(header)]
-    if all(_parse_float(n) is not None for n in names):
+
+class _Unreadable(ValueError):
+    """The csv module refused a record: row (1-based) and 0-based column if known."""
+
+    def __init__(self, row: int, column: int | None, rule: str) -> None:
+        super().__init__(rule)
+        self.row, self.column, self.rule = row, column, rule
+
+
+def _long_field_column(record: str, sep: str, limit: int) -> int | None:
+    """0-based column of the first field longer than ``limit`` characters in a record's text."""
+    column, length, quoted = 0, 0, False
+    for ch in record:
+        if ch == '"':
+            quoted = not quoted        # "" inside quotes toggles twice
+        elif ch == sep and not quoted:
+            column, length = column + 1, 0
+        elif ch in "\r\n" and not quoted:
+            return None
+        else:
+            length += 1
+            if length > limit:
+                return column
+    return None
+
+
+def _records(text: str, sep: str):
+    """(spreadsheet row number, cells) of every record, blank lines included (as []).
+
+    Lines may end in LF, CRLF or CR; a quoted field may hold separators, quotes ("")
+    and line breaks.  A record the csv module refuses raises :class:`_Unreadable`.
+    """
+    pending: list[str] = []            # the lines of the record being read
+
+    def lines():
+        for line in io.StringIO(text, newline=""):     # newline="": \n, \r\n and \r all end a line
+            pending.append(line)
+            yield line
+
+    reader = csv.reader(lines(), delimiter=sep, quotechar='"', skipinitialspace=True)
+    row = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            limit = csv.field_size_limit()
+            if "field limit" in str(exc):
+                column = _long_field_column("".join(pending), sep, limit)
+                rule = (f"the field holds more than {limit:,} characters, the most a CSV field "
+                        "may hold (an unclosed quote can cause this)")
+                raise _Unreadable(row + 1, column, rule) from None
+            raise _Unreadable(row + 1, None, f"the CSV cannot be read here ({exc})") from None
+        row += 1
+        pending.clear()
+        yield row, cells
+
+
+def _sample(text: str) -> str:
+    """The first few hundred lines, enough to tell the dialect."""
+    lines = io.StringIO(text, newline="")
+    return "".join(line for _, line in zip(range(_SNIFF_LINES), lines))
+
+
+def _sniff_separator(sample: str) -> str:
+    """The separator that splits the sample's lines into the most consistent number (>= 2)
+    of fields; ties go to the one whose cells more often read as numbers, then to more fields."""
+    best, best_score = ",", None
+    for sep in _SEPARATORS:
+        counts, cells = [], []
+        try:
+            for _, record in _records(sample, sep):
+                if any(c.strip() for c in record):
+                    counts.append(len(record))
+                    cells.extend(c.strip() for c in record)
+        except _Unreadable:
+            pass                       # score what was read before the trouble
+        if not counts:
+            continue
+        usual = max(set(counts), key=counts.count)
+        if usual < 2:
+            continue
+        numeric = _Numbers("," if sep != "," else ".")
+        number_share = sum(numeric.parse(c) is not None for c in cells) / len(cells)
+        score = (counts.count(usual) / len(counts), number_share, usual)
+        if best_score is None or score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _sniff_decimal(records: list[tuple[int, list[str]]], sep: str, enough: int = 1000) -> str:
+    """"," when more cells are written 1,5 / 1.234,5 than 1.5 / 1,234.5 (counted until one
+    kind reaches ``enough``); on a tie (no such cells, or only ambiguous ones like 1,234),
+    "," for semicolon files and "." otherwise."""
+    commas = dots = 0
+    for _, cells in records:
+        for cell in cells:
+            if "," in cell or "." in cell:
+                cell = cell.strip()
+                if _COMMA_DECIMAL.fullmatch(cell):
+                    commas += not _COMMA_GROUPS.fullmatch(cell)
+                elif _DOT_DECIMAL.fullmatch(cell):
+                    dots += not _DOT_GROUPS.fullmatch(cell)
+        if max(commas, dots) >= enough:
+            break
+    if commas != dots:
+        return "," if commas > dots else "."
+    return "," if sep == ";" else "."
+
+
+def _line_endings(text: str) -> str:
+    crlf = text.count("\r\n")
+    cr, lf = text.count("\r") - crlf, text.count("\n") - crlf
+    kinds = [name for name, n in (("CRLF", crlf), ("CR", cr), ("LF", lf)) if n]
+    return "mixed" if len(kinds) > 1 else (kinds[0] if kinds else "LF")
+
+
+def _metadata_line(records: list[tuple[int, list[str]]]) -> str | None:
+    """Why the first record is a scikit-learn style metadata line ("178,13,class_0,class_1,
+    class_2"), or None if it is not one.  It starts with two whole numbers (no header of
+    names does) and either its field count differs from the row below, or the numbers are
+    the count of the rows below and of their features, followed by class names (as in
+    scikit-learn's iris.csv, whose field count matches)."""
+    if len(records) < 2:
+        return None
+    first, below = [c.strip() for c in records[0][1]], records[1][1]
+    if len(first) < 2 or not all(_WHOLE.fullmatch(c) for c in first[:2]):
+        return None
+    names = first[2:]
+    sizes = (int(first[0]), int(first[1])) == (len(records) - 1, len(below) - 1)
+    if sizes and (len(first) != len(below) or (names and not any(_WHOLE.fullmatch(c) for c in names))):
+        why = f"scikit-learn style: {first[0]} samples, {first[1]} features"
+        return why + (f", classes {', '.join(names)}" if names else "")
+    if len(first) != len(below):
+        return "its field count differs from the rows below and it is not a header"
+    return None
+
+
+def _read_header(header: list[str], numbers: _Numbers) -> list[str]:
+    names = [cell.strip() or f"column {j + 1}" for j, cell in enumerate(header)]
+    given = [cell.strip() for cell in header if cell.strip()]
+    if given and all(numbers.parse(n) is not None for n in given):
         raise ValueError("the first row must be a header of column names, "
                          f"but it holds only numbers ({', '.join(names[:5])})")
     seen: set[str] = set()
@@ -1228,31 +1409,135 @@ def _read_header(header: list[str]) -> list[str]:
     return names
 
 
-def _read_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header names and (spreadsheet row number, stripped cells) of each data row.
+def _drop_trailing_separator(header: list[str] | None, body: list[tuple[int, list[str]]]) -> bool:
+    """Excel's trailing separator on every line: drop that empty last column in place.
 
-    Row numbers count the header as row 1, as a spreadsheet shows them.
+    True if it was there: every data row ends in an empty cell, and the header either
+    ends in an empty cell too or is one cell shorter (``header`` None: no header row).
     """
-    records = enumerate(csv.reader(io.StringIO(text)), start=1)
-    header = next(((i, r) for i, r in records if any(c.strip() for c in r)), None)
-    if header is None:
+    if not body:
+        return False
+    width = len(body[0][1])
+    if width < 2 or any(len(c) != width or c[-1].strip() for _, c in body):
+        return False
+    if header is not None:
+        if len(header) == width and not header[-1].strip():
+            header.pop()
+        elif len(header) != width - 1:
+            return False
+    for _, cells in body:
+        cells.pop()
+    return True
+
+
+def _read_table(text: str) -> SimpleNamespace:
+    """Sniff the dialect, then read the table.
+
+    Returns names, rows [(row number, stripped cells)], numbers (a :class:`_Numbers`),
+    meta_classes (class names from a skipped scikit-learn metadata line, else []) and
+    what :func:`_dialect_sentence` reports: sep, quoted, endings, bom, skipped (why the
+    first line was skipped, or None), trailing (Excel's trailing separator) and headerless.
+    """
+    bom = text.startswith("\ufeff")
+    text = text.lstrip("\ufeff")
+    sep = _sniff_separator(_sample(text))
+    records = _nonblank_records(text, sep)
+    if not records:
         raise ValueError("the CSV is empty: it needs a header row and at least 2 data rows")
-    names = _read_header(header[1])
+    numbers = _Numbers(_sniff_decimal(records, sep))
+
+    skipped, meta_classes = _metadata_line(records), []
+    if skipped:
+        first = [c.strip() for c in records.pop(0)[1]]
+        if skipped.startswith("scikit-learn"):
+            meta_classes = first[2:]
+        skipped = f"{sep.join(first)!r} skipped ({skipped})"
+
+    header: list[str] | None = records[0][1]
+    if skipped and all(numbers.parse(c.strip()) is not None for c in header if c.strip()):
+        header = None                  # numbers right after a metadata line: no header row
+    body = records[1:] if header is not None else records
+    trailing = _drop_trailing_separator(header, body)
+    if header is None:
+        names = [f"column {j + 1}" for j in range(len(body[0][1]))]
+        against = "the first row has"
+    else:
+        names = _read_header(header, numbers)
+        against = "the header has"
+
     rows: list[tuple[int, list[str]]] = []
-    n_cells = len(names)
-    for row_number, cells in records:
-        if not any(c.strip() for c in cells):
-            continue  # blank line
+    for row_number, cells in body:
         if len(cells) != len(names):
-            raise ValueError(f"row {row_number} has {len(cells)} values but the header has "
-                             f"{len(names)} columns; every row needs one value per column")
-        n_cells += len(cells)
-        if n_cells > MAX_CSV_CELLS:
-            raise ValueError(f"the CSV is too large: more than {MAX_CSV_CELLS:,} cells")
+            if len(cells) > len(names):
+                where = f"column {len(names) + 1} holds {cells[len(names)].strip()!r} but has no name"
+            else:
+                where = f"column {names[len(cells)]!r} has no value"
+            broken = [names[j] for j, c in enumerate(cells[:len(names)]) if "\n" in c or "\r" in c]
+            if broken:
+                where += f"; column {broken[0]!r} holds a line break: is a quote left open?"
+            raise ValueError(f"row {row_number} has {len(cells)} values but {against} "
+                             f"{len(names)} columns ({where}); every row needs one value per column")
         rows.append((row_number, [c.strip() for c in cells]))
     if len(rows) < 2:
         raise ValueError(f"the CSV needs at least 2 data rows below the header (got {len(rows)})")
-    return names, rows
+    return SimpleNamespace(names=names, rows=rows, numbers=numbers, meta_classes=meta_classes,
+                           sep=sep, quoted='"' in text, endings=_line_endings(text), bom=bom,
+                           skipped=skipped, trailing=trailing, headerless=header is None)
+
+
+def _nonblank_records(text: str, sep: str) -> list[tuple[int, list[str]]]:
+    """(row number, cells) of the records that are not blank; ValueError with row and column
+    for a record the csv module refuses, or when there are more than MAX_CSV_CELLS cells."""
+    records: list[tuple[int, list[str]]] = []
+    n_cells = 0
+    try:
+        for row_number, cells in _records(text, sep):
+            if not any(c.strip() for c in cells):
+                continue  # blank line
+            n_cells += len(cells)
+            if n_cells > MAX_CSV_CELLS:
+                raise ValueError(f"the CSV is too large: more than {MAX_CSV_CELLS:,} cells")
+            records.append((row_number, cells))
+    except _Unreadable as exc:
+        if exc.column is None:
+            raise ValueError(f"row {exc.row}: {exc.rule}") from None
+        header = records[0][1] if records else []   # the first row read names the columns
+        column = header[exc.column].strip() if exc.column < len(header) else ""
+        column = column or f"column {exc.column + 1}"
+        raise ValueError(f"column {column!r}, row {exc.row}: {exc.rule}") from None
+    return records
+
+
+def _dialect_sentence(table: SimpleNamespace) -> str:
+    """What was found, e.g. "Semicolon-separated, decimal comma, CR line endings (old Mac)."."""
+    notes = [f"{_SEPARATORS[table.sep]}-separated"]
+    if table.numbers.decimal == ",":
+        notes.append("decimal comma")
+    if table.numbers.grouped:
+        notes.append(f"thousands grouped with {'.' if table.numbers.decimal == ',' else ','!r}")
+    if table.quoted:
+        notes.append("quoted fields")
+    if table.endings != "LF":
+        notes.append({"CRLF": "CRLF line endings (Windows)", "CR": "CR line endings (old Mac)",
+                      "mixed": "mixed line endings"}[table.endings])
+    if table.bom:
+        notes.append("UTF-8 byte order mark")
+    if table.trailing:
+        notes.append("a separator at the end of every line (the empty last column is ignored)")
+    if table.skipped:
+        notes.append(f"first line {table.skipped}")
+    if table.headerless:
+        notes.append(f"no header row: the columns are named column 1 to column {len(table.names)}")
+    sentence = ", ".join(notes)
+    return sentence[0].upper() + sentence[1:] + "."
+
+
+def csv_columns(source: str | bytes | os.PathLike) -> list[str]:
+    """The column names :func:`load_csv` sees in a CSV (any dialect it reads), in order;
+    "column 1", "column 2", ... for a file without a header row.  The last one is the
+    usual label.  Raises ValueError as load_csv does for a table it cannot read."""
+    text, _ = _csv_text(source)
+    return list(_read_table(text).names)
 
 
 def _find_column(names: list[str], label_column: str | int) -> int:
@@ -1268,22 +1553,22 @@ def _find_column(names: list[str], label_column: str | int) -> int:
     return names.index(wanted)
 
 
-def _number_or_error(cell: str, column: str, row_number: int) -> float:
-    value = _parse_float(cell)
+def _number_or_error(cell: str, column: str, row_number: int, numbers: _Numbers) -> float:
+    value = numbers.parse(cell)
     if value is None:
         shown = "empty cell" if cell == "" else repr(cell)
-        raise ValueError(f"column {column!r}, row {row_number}: {shown} must be a number")
+        raise ValueError(f"column {column!r}, row {row_number}: {shown} {numbers.rule(cell)}")
     if not math.isfinite(value):
         raise ValueError(f"column {column!r}, row {row_number}: {cell!r} must be a finite number")
     return value
 
 
 def _feature_matrix(names: list[str], rows: list[tuple[int, list[str]]],
-                    columns: list[int]) -> np.ndarray:
+                    columns: list[int], numbers: _Numbers) -> np.ndarray:
     """float32 (len(rows), len(columns)); ValueError naming column and row for a bad cell."""
     X = np.empty((len(rows), len(columns)), dtype=np.float64)
     for i, (row_number, cells) in enumerate(rows):
-        X[i] = [_number_or_error(cells[j], names[j], row_number) for j in columns]
+        X[i] = [_number_or_error(cells[j], names[j], row_number, numbers) for j in columns]
     return X.astype(np.float32)
 
 
@@ -1291,18 +1576,19 @@ def _class_name(value: float | str) -> str:
     return str(int(value)) if isinstance(value, float) else value
 
 
-def _labels(column: str, cells: list[tuple[int, str]], task: str) -> tuple[np.ndarray, str, list[str]]:
+def _labels(column: str, cells: list[tuple[int, str]], task: str,
+            numbers: _Numbers) -> tuple[np.ndarray, str, list[str]]:
     """(y, task, class_names) from the label cells (row number, text)."""
     for row_number, cell in cells:
         if cell == "":
             raise ValueError(f"column {column!r}, row {row_number}: the label is empty")
-    parsed = [_parse_float(cell) for _, cell in cells]
+    parsed = [numbers.parse(cell) for _, cell in cells]
     numeric = all(v is not None for v in parsed)
     if task == REGRESSION or (task == "auto" and numeric and _looks_continuous(parsed)):
-        values = [_number_or_error(cell, column, r) for r, cell in cells]
+        values = [_number_or_error(cell, column, r, numbers) for r, cell in cells]
         return np.asarray(values, dtype=np.float32).reshape(-1, 1), REGRESSION, []
     if numeric:
-        values = [_number_or_error(cell, column, r) for r, cell in cells]
+        values = [_number_or_error(cell, column, r, numbers) for r, cell in cells]
         for (row_number, cell), v in zip(cells, values):
             if not v.is_integer():
                 raise ValueError(f"column {column!r}, row {row_number}: class label {cell!r} "
@@ -1336,24 +1622,43 @@ def load_csv(source: str | bytes | os.PathLike, label_column: str | int,
              task: str = "auto", name: str | None = None) -> Dataset:
     """Load the user's numeric data from a CSV with a header row.
 
-    source: a file path, the file's bytes, or the CSV text itself.
+    source: a file path, the file's bytes, or the CSV text itself (UTF-8, with or
+    without a byte order mark).
     label_column: the label's column name (or 0-based position); every other column
     must hold numbers.  task: "auto", "classification" or "regression".  With "auto",
     whole-number or text labels with at most 20 distinct values mean classification,
     anything else numeric means regression.
+
+    The dialect is sniffed: the separator (comma, semicolon, tab or pipe), decimal
+    comma ("1,5") or point, thousands grouping ("1,234.5" quoted in a comma file,
+    "1.234,5"), quoted fields, LF / CRLF / CR line endings, and Excel's separator at the
+    end of every line.  A scikit-learn style first line ("178,13,class_0,class_1,class_2":
+    two whole numbers, and a field count unlike the rows below) is skipped; if numbers
+    follow it there is no header row, the columns are named "column 1", "column 2", ...
+    (pass -1 or "column N" for the label) and its class names name the classes when the
+    labels are 0..k-1.  ``meta["dialect"]`` holds a sentence saying what was found, e.g.
+    "Semicolon-separated, decimal comma, CR line endings (old Mac)."; ``description``
+    ends with it too.
+
     Returns X float32 (N, D); y int64 (N,) with class_names = the sorted distinct labels,
-    or float32 (N, 1) for regression.  Bad input raises ValueError naming column and row.
+    or float32 (N, 1) for regression.  Bad input raises ValueError naming column and row
+    (rows counted from 1 at the first line, as a spreadsheet shows them) and the rule.
     """
     if task not in ("auto", CLASSIFICATION, REGRESSION):
         raise ValueError(f"task must be 'auto', 'classification' or 'regression' (got {task!r})")
     text, default_name = _csv_text(source)
-    names, rows = _read_rows(text)
+    table = _read_table(text)
+    names, rows = table.names, table.rows
     label = _find_column(names, label_column)
     features = [j for j in range(len(names)) if j != label]
     if not features:
         raise ValueError("the CSV needs at least one feature column besides the label")
-    X = _feature_matrix(names, rows, features)
-    y, task, class_names = _labels(names[label], [(r, cells[label]) for r, cells in rows], task)
+    X = _feature_matrix(names, rows, features, table.numbers)
+    y, task, class_names = _labels(names[label], [(r, cells[label]) for r, cells in rows], task,
+                                   table.numbers)
+    if task == CLASSIFICATION and class_names == [str(k) for k in range(len(table.meta_classes))]:
+        class_names = list(table.meta_classes)     # 0, 1, 2 named by the metadata line
+    dialect = _dialect_sentence(table)
     return Dataset(
         X=X,
         y=y,
@@ -1362,7 +1667,8 @@ def load_csv(source: str | bytes | os.PathLike, label_column: str | int,
         class_names=class_names,
         feature_names=[names[j] for j in features],
         name=name or default_name,
-        description=f"CSV data, label column {names[label]!r}",
+        description=f"CSV data, label column {names[label]!r}. {dialect}",
+        meta={"dialect": dialect},
     )
 
 

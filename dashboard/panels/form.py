@@ -20,8 +20,6 @@ the stack.
 from __future__ import annotations
 
 import base64
-import csv
-import io
 from typing import Any, Callable, Optional
 
 import dash
@@ -411,12 +409,6 @@ for _block in BLOCKS:
     _register_block(_block)
 
 
-def _csv_header(data: bytes) -> list[str]:
-    text = data.decode("utf-8-sig", errors="replace")
-    first = next(csv.reader(io.StringIO(text)), [])
-    return [c.strip() for c in first if c.strip()]
-
-
 def csv_facts(data: bytes, filename: str, label: str) -> dict[str, Any]:
     """What the form needs to know about a CSV with this label column (or an error)."""
     meta: dict[str, Any] = {"filename": filename, "label": label}
@@ -426,7 +418,8 @@ def csv_facts(data: bytes, filename: str, label: str) -> dict[str, Any]:
         return {**meta, "error": f"This CSV cannot be used: {exc}"}
     return {**meta, "error": None, "task": ds.task, "n_features": ds.n_features, "n_classes": ds.n_classes,
             "n_targets": 1 if ds.task == "classification" else int(ds.y.shape[1]),
-            "class_names": list(ds.class_names), "feature_names": list(ds.feature_names)}
+            "class_names": list(ds.class_names), "feature_names": list(ds.feature_names),
+            "dialect": ds.meta.get("dialect", "")}
 
 
 @dash.callback(
@@ -445,7 +438,10 @@ def read_csv(contents, label, filename, session_id):
             data = base64.b64decode(contents.split(",", 1)[1])
         except (AttributeError, IndexError, ValueError):
             return [], None, {"filename": filename, "error": "The file could not be read."}, filename
-        header = _csv_header(data)
+        try:
+            header = datasets.csv_columns(data)     # in whatever dialect the file is written
+        except (ValueError, UnicodeDecodeError) as exc:
+            return [], None, {"filename": filename, "error": f"This CSV cannot be used: {exc}"}, filename
         if len(header) < 2:
             return [], None, {"filename": filename, "error": "The CSV needs a header row with at least two "
                                                              "columns (features and a label)."}, filename
@@ -458,7 +454,8 @@ def read_csv(contents, label, filename, session_id):
     if stored is None:
         return options, label, {"error": "Upload the CSV again (it is no longer on the server)."}, no_update
     meta = csv_facts(stored["bytes"], stored["filename"], label)
-    return options, label, meta, f"{stored['filename']} ({len(stored['bytes']):,} bytes)"
+    read = f" {meta['dialect']}" if meta.get("dialect") else ""
+    return options, label, meta, f"{stored['filename']} ({len(stored['bytes']):,} bytes).{read}"
 
 
 @dash.callback(
