@@ -58,6 +58,11 @@ else:
 app = Dash(__name__, title="Backprop Studio", background_callback_manager=background_manager,
            update_title=None, suppress_callback_exceptions=False)
 server = app.server
+# Every request is refused (413) before its body is read past this size: an upload arrives
+# base64-encoded inside a callback's JSON, so the largest file a box takes (a 100 MB model)
+# needs about 134 MB; anything larger was not sent by the page.
+MAX_REQUEST_BYTES = 150_000_000
+server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 store.init_app(server, REDIS_URL)
 
 

@@ -9,9 +9,9 @@
     const MB = 1000 * 1000;
     const UPLOADS = {
         "ctl-csv-upload": {message: "ctl-csv-filename", limit: 20 * MB, suffixes: [".csv"], what: "a CSV file (.csv)"},
-        "model-load": {message: "model-message", limit: 200 * MB, suffixes: [".npz"],
+        "model-load": {message: "model-message", limit: 100 * MB, suffixes: [".npz"],
                        what: "a Backprop Studio model file (.npz, from Save model)"},
-        "keras-load": {message: "model-message", limit: 200 * MB, suffixes: [".weights.h5", ".keras"],
+        "keras-load": {message: "model-message", limit: 100 * MB, suffixes: [".weights.h5", ".keras"],
                        what: "Keras weights (.weights.h5 from model.save_weights, or .keras from model.save)"},
     };
 

@@ -46,6 +46,7 @@ TEXT_FIELDS = "ctl-text-fields"
 VAL_FIELDS = "ctl-val-fields"
 CSV_SECTION = "ctl-csv-section"
 CSV_UPLOAD = "ctl-csv-upload"
+MAX_CSV_BYTES = 20_000_000        # a CSV upload's limit, in the box and on the server (assets/uploads.js)
 CSV_LABEL = "ctl-csv-label"
 CSV_FILENAME = "ctl-csv-filename"
 INPUT_ROW = "stack-input"
@@ -285,7 +286,7 @@ def layout() -> html.Div:
         ], className="field"),
         html.Div([
             dcc.Upload(id=CSV_UPLOAD, children=html.Div(["Drop a CSV here or ", html.A("choose a file")]),
-                       className="upload", accept=".csv,text/csv", max_size=20_000_000),
+                       className="upload", accept=".csv,text/csv", max_size=MAX_CSV_BYTES),
             html.Div(id=CSV_FILENAME, className="field-help"),
             _label("Label column", CSV_LABEL),
             dcc.Dropdown(id=CSV_LABEL, options=[], value=None, clearable=False, className="field-select",
@@ -434,6 +435,9 @@ def read_csv(contents, label, filename, session_id):
     if not store.valid_session(session_id):
         return no_update, no_update, {"filename": filename, "error": "The page is still starting; try again."}, ""
     if ctx.triggered_id == CSV_UPLOAD:
+        if isinstance(contents, str) and len(contents) * 3 // 4 > MAX_CSV_BYTES + 1000:   # posted past the box
+            return [], None, {"filename": filename, "error": f"The CSV is larger than the {MAX_CSV_BYTES // 10**6} MB "
+                                                             f"an upload may have."}, filename
         try:
             data = base64.b64decode(contents.split(",", 1)[1])
         except (AttributeError, IndexError, ValueError):

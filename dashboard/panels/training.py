@@ -68,6 +68,7 @@ POLL_MS = 300        # how often the page asks for progress
 HALT_WAIT_S = 2.0    # Pause and Step wait this long for the job to halt, then leave it to the progress poll
 STALE_MS = 3000      # a running run with no news for this long is re-read (assets/clientside.js: watch)
 KERAS_SUFFIXES = (".weights.h5", ".keras")
+MAX_MODEL_UPLOAD = 100_000_000   # bytes a model or Keras file may have (assets/uploads.js says the same)
 
 
 # -- layout -------------------------------------------------------------------------------------
@@ -94,9 +95,9 @@ def layout() -> html.Div:
                 html.Span(className="toolbar-gap"),
                 html.Button("Save model", id=SAVE, className="btn btn-ghost", n_clicks=0),
                 dcc.Upload(id=LOAD, children=html.Span("Load model"), className="btn btn-ghost upload-button",
-                           accept=".npz", max_size=200_000_000),
+                           accept=".npz", max_size=MAX_MODEL_UPLOAD),
                 dcc.Upload(id=KERAS, children=html.Span("Load Keras weights"),
-                           className="btn btn-ghost upload-button", accept=".h5,.keras", max_size=200_000_000),
+                           className="btn btn-ghost upload-button", accept=".h5,.keras", max_size=MAX_MODEL_UPLOAD),
             ], id=RUN_FIELDSET, className="toolbar-fieldset"),
             html.Div([
                 html.Button("Pause", id=PAUSE, className="btn btn-ghost", n_clicks=0, disabled=True,
