@@ -459,10 +459,11 @@ def run(set_progress: Callable[[list], None], session_id: str, spec: dict,
     (Step with no run on: ``dashboard.control``)."""
     started = time.perf_counter()  # the run as the user waits for it: data, model, training, saving
     store.clear_stop(session_id)
+    _release_inherited_listeners()
     beating = _Heartbeat(session_id)
     recorder = Recorder(spec, session=session_id)
     try:
-        return _run(set_progress, session_id, spec, recorder, started, start_paused)
+        return _run(set_progress, session_id, spec, recorder, started, start_paused, beating)
     except BaseException as exc:
         recorder.failed(exc, time.perf_counter() - started)
         raise
@@ -472,10 +473,12 @@ def run(set_progress: Callable[[list], None], session_id: str, spec: dict,
 
 class _Heartbeat:
     """A thread that tells the run cache every ``BEAT_S`` that this job is alive, so the
-    page can tell a halted or slow run from one whose process is gone."""
+    page can tell a halted or slow run from one whose process is gone. ``orphaned``: the
+    process that started the job (the server, in embedded mode) is gone."""
 
     def __init__(self, session_id: str):
         self.session_id = session_id
+        self._parent = os.getppid()
         self._done = threading.Event()
         store.beat_run(session_id)
         self._thread = threading.Thread(target=self._beat, name="run-heartbeat", daemon=True)
@@ -488,13 +491,33 @@ class _Heartbeat:
             except Exception:  # noqa: BLE001 - a run cache that hiccups must not end the run
                 log.exception("could not write the run's heartbeat")
 
+    @property
+    def orphaned(self) -> bool:
+        return os.getppid() != self._parent
+
     def stop(self) -> None:
         self._done.set()
         self._thread.join(timeout=2 * BEAT_S)
 
 
+def _release_inherited_listeners() -> None:
+    """Close the listening sockets a forked job inherited from the server: a job must never
+    hold the server's port (a restarted server could not bind it while the job lives)."""
+    try:
+        import psutil
+        listening = [c.fd for c in psutil.Process().net_connections(kind="inet")
+                     if c.status == psutil.CONN_LISTEN and c.fd not in (-1, None)]
+    except Exception:  # noqa: BLE001 - no psutil, or not allowed here: nothing to release
+        return
+    for fd in listening:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
 def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, recorder: Recorder,
-         started: float, start_paused: bool) -> tuple[dict, dict]:
+         started: float, start_paused: bool, beating: "_Heartbeat") -> tuple[dict, dict]:
     prepared = load_prepared(spec, session_id)
     key = data_mod.dataset_key(spec["data"])
     model, history, why_new = _stored_model(session_id, spec, key)
@@ -599,7 +622,11 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
         recorder.progress(full_now, model.epochs_trained, time.perf_counter() - started, force=True)
 
     control = RunControl(session_id, model, on_pause, lambda f, logs: f.position(logs), start_paused=start_paused)
-    fit = Fit(model, prepared, spec["training"], lambda: store.stop_requested(session_id), on_publish,
+    def stop_asked() -> Optional[float]:
+        # Stop, or the server that started this run stopped (a job outliving its server trains for nobody).
+        return store.stop_requested(session_id) or (time.time() if beating.orphaned else None)
+
+    fit = Fit(model, prepared, spec["training"], stop_asked, on_publish,
               on_epoch=on_epoch, after_batch=after_batch, control=control)
     model.learning_rate = fit.learning_rate
     set_progress(list(publish(fit, "running", f"{note}: starting", {}, 0, 0)))
@@ -607,6 +634,9 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
     run_history = fit.run()
     full = join_history(history, run_history)
     state, message = fit.outcome(run_history, time.perf_counter() - started)
+    if beating.orphaned and fit.stopped is not None:
+        message = ("Stopped when the server that started it stopped. " + (run_history.get("stop_reason") or "")
+                   + " The model keeps what it learned.").replace("  ", " ")
     if control.changes:
         message += " Changed during the run: " + "; ".join(
             f"{c['text']} at batch {c['batch']}" for c in control.changes) + "."
