@@ -22,14 +22,21 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         const formShown = {};
 
         return {
-            // app.py: the tab's session id, made on first load and kept in sessionStorage.
+            // app.py: the tab's session id, made on first load and kept in sessionStorage; a new
+            // one when the kept id is another live tab's (a tab opened from it: assets/tabs.js).
             session: function (ts, current) {
-                if (current && /^[0-9a-f]{32}$/.test(current)) { return NU(); }
+                const tabs = window.backpropTabs;
+                if (current && /^[0-9a-f]{32}$/.test(current) && !(tabs && tabs.heldElsewhere(current))) {
+                    if (tabs) { tabs.hold(current); }
+                    return NU();
+                }
                 const bytes = new Uint8Array(16);
                 window.crypto.getRandomValues(bytes);
                 bytes[6] = (bytes[6] & 0x0f) | 0x40;
                 bytes[8] = (bytes[8] & 0x3f) | 0x80;
-                return Array.from(bytes, b => b.toString(16).padStart(2, "0")).join("");
+                const id = Array.from(bytes, b => b.toString(16).padStart(2, "0")).join("");
+                if (tabs) { tabs.hold(id); }
+                return id;
             },
 
             // panels/form.py: the messages beside the fields, {component id: text}. Only the

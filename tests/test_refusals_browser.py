@@ -84,3 +84,23 @@ def test_a_loaded_model_the_form_cannot_train_says_so(page, app_server, tmp_path
     expect(message).to_contain_text("Loaded deep.npz", timeout=30_000)
     expect(message).to_contain_text("The form cannot train it as it is (Layers: At most 20 layers here)")
     expect(message).not_to_contain_text("Train continues it")
+
+
+def test_a_tab_opened_from_a_tab_has_a_session_of_its_own(page, app_server):
+    import json as _json
+    open_dashboard(page, app_server)
+    page.wait_for_function("() => sessionStorage.getItem('session-id')")
+    first = _json.loads(page.evaluate("() => sessionStorage.getItem('session-id')"))
+    with page.context.expect_page() as opened:
+        page.evaluate("url => window.open(url)", app_server)
+    other = opened.value
+    open_dashboard(other, app_server)
+    other.wait_for_function("first => { const s = sessionStorage.getItem('session-id');"
+                            " return s && JSON.parse(s) !== first; }", arg=first, timeout=10_000)
+    second = _json.loads(other.evaluate("() => sessionStorage.getItem('session-id')"))
+    assert second != first and len(second) == 32
+    # a reload is the same tab: it keeps its session (and so its run and model)
+    page.reload()
+    open_dashboard(page, app_server)
+    page.wait_for_timeout(1000)
+    assert _json.loads(page.evaluate("() => sessionStorage.getItem('session-id')")) == first
