@@ -115,7 +115,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 const on = !!(live && live.state === "running");
                 const paused = on && !!live.paused;
                 const label = paused ? "Resume" : "Pause";
-                return [label, paused ? "btn btn-primary" : "btn btn-ghost", label, !on];
+                return [label, paused ? "btn btn-primary" : "btn btn-ghost", label, !on, !on];
             },
 
             // panels/network.py: assets/graph.js toggles an edge's label in Cytoscape's own tap

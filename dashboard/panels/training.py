@@ -331,7 +331,8 @@ dash.clientside_callback(ClientsideFunction("backprop", "pressTrain"), Output(ST
 
 dash.clientside_callback(ClientsideFunction("backprop", "pauseLabel"), Output(PAUSE, "children"),
                          Output(PAUSE, "className"), Output(network.GRAPH_PAUSE, "children"),
-                         Output(network.GRAPH_PAUSE, "disabled"), Input(LIVE, "data"), prevent_initial_call=True)
+                         Output(network.GRAPH_PAUSE, "disabled"), Output(PAUSE, "disabled", allow_duplicate=True),
+                         Input(LIVE, "data"), prevent_initial_call=True)
 
 
 # If a run's progress stops arriving (a lost poll ends the renderer's polling for
@@ -382,6 +383,38 @@ def _lost(session_id: str, live: dict, beat: Optional[float]) -> dict:
         except Exception:  # noqa: BLE001 - the page must still be freed
             log.exception("could not mark run %s failed", run_id)
     return {k: v for k, v in lost.items() if k not in ("history", "batch_trace", "changes", "snapshot_version")}
+
+
+@dash.callback(
+    Output(LIVE, "data", allow_duplicate=True), Output(ids.SNAPSHOT_VERSION, "data", allow_duplicate=True),
+    Output(form.ADOPT, "data", allow_duplicate=True), Output(RESYNC, "data", allow_duplicate=True),
+    Input(ids.SESSION, "data"), State(form.ADOPT, "data"), prevent_initial_call="initial_duplicate",
+)
+def restore(session_id, adopted):
+    """A reloaded tab finds its session as it left it: the model and the panels drawn from
+    it, the form set to its network, and a run still on re-attached (the page then follows
+    it from the run cache: ``resync``)."""
+    if not store.valid_session(session_id):
+        raise PreventUpdate
+    live, stored = store.get_live(session_id), store.get_model(session_id)
+    if live is None and stored is None:
+        raise PreventUpdate
+    shown = {k: v for k, v in (live or {}).items() if k not in ("history", "batch_trace", "changes",
+                                                                  "snapshot_version")}
+    adopt = no_update
+    if stored is not None:
+        try:
+            kept = Sequential.load(io.BytesIO(stored["bytes"])).metadata.get("spec")
+        except ModelFileError:
+            kept = None
+        if isinstance(kept, dict):
+            version = store.new_version()
+            adopt = {"form": spec_mod.form_from_spec(kept, (adopted or {}).get("form")), "version": version}
+    running = bool(live) and live.get("state") == "running"
+    if not shown:
+        shown = jobs.live("loaded", f"{stored['filename']}: the tab's model. Train continues it.")
+    return (shown, _same_snapshot(session_id) if store.get_snapshot(session_id) else no_update, adopt,
+            time.time() if running else no_update)
 
 
 # -- model files ---------------------------------------------------------------------------------------
