@@ -11,12 +11,16 @@ array operations.
 """
 from __future__ import annotations
 
+import collections.abc
+import io
 import json
 import math
 import os
+import re
 import sys
 import warnings
 import zipfile
+import zlib
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
@@ -34,6 +38,13 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 PREDICT_CHUNK = 4096
 # Inference chunks hold at most this many values in any one layer's output.
 PREDICT_VALUES = 1 << 24
+# What a model file may hold (``Sequential.load`` refuses more before inflating or allocating it):
+MAX_MODEL_FILE_BYTES = 2 << 30      # inflated bytes of all its members
+MAX_META_BYTES = 16 << 20           # bytes of its JSON header
+MAX_META_DEPTH = 64                 # nesting of lists and dicts in that header
+MAX_MODEL_PARAMS = 10**9            # parameters of the model it describes
+MAX_MODEL_LAYERS = 1000             # layers of that model
+MAX_SAMPLE_VALUES = 10**7           # values of one sample going into any of its layers
 
 
 class TrainingDivergedWarning(RuntimeWarning):
@@ -408,11 +419,28 @@ class Sequential:
     def _divergence(self, loss: float, epoch: int, batch: int, lr: float) -> Optional[str]:
         """A message when this batch's loss or gradients are not finite, else None."""
         if math.isfinite(loss) and math.isfinite(float(np.dot(self._flat_grads, self._flat_grads))):
+            self._stepped = True    # fit updates the weights next
             return None
         what = "loss" if not math.isfinite(loss) else "gradient"
-        return (f"Training stopped at epoch {epoch}, batch {batch}: the {what} became {loss if what == 'loss' else 'infinite'}. "
-                f"A learning rate too large for this network (here {lr:g}) is the usual cause; try a smaller one. "
-                f"The weights are those of the last finite step.")
+        became = loss if what == "loss" else "infinite"
+        head = f"Training stopped at epoch {epoch}, batch {batch}: the {what} became {became}"
+        finite = bool(np.isfinite(self._flat_params).all())
+        # At this fit's first batch nothing has updated the weights yet: no learning rate is to blame
+        # for weights that are already NaN, nor for the first loss of weights never trained.
+        if epoch == 1 and batch == 1 and (not finite or self._never_stepped()):
+            cause = ("the weights or the inputs are too large to compute with" if finite
+                     else "the weights are not finite (NaN or infinite)")
+            return (f"{head} before any update: {cause}. No learning rate fixes that; start from other "
+                    f"weights (re-initialise or load another model){' or scale the inputs' if finite else ''}.")
+        last = ("The weights are those of the last finite step." if finite
+                else "The last update left the weights NaN or infinite.")
+        return (f"{head}. A learning rate too large for this network (here {lr:g}) is the usual cause; "
+                f"try a smaller one. {last}")
+
+    def _never_stepped(self) -> bool:
+        """No update ever reached these weights, as far as the model knows (a file keeps
+        trained epochs and the optimiser's state, not a plain-SGD step within epoch 1)."""
+        return self.epochs_trained == 0 and not getattr(self, "_stepped", False) and not self.optimizer.state
 
     # -- inspection -------------------------------------------------------------
     def summary(self, print_fn: Callable[[str], Any] = print) -> str:
@@ -532,31 +560,46 @@ class Sequential:
     @classmethod
     def load(cls, path: Any) -> "Sequential":
         """Rebuild a model saved with ``save``. A corrupt or foreign file raises
-        ``ModelFileError`` (a ValueError); nothing in the file is executed."""
+        ``ModelFileError`` (a ValueError); nothing in the file is executed.
+
+        The file is checked before anything is inflated or allocated: its member
+        names and sizes, its header (at most ``MAX_META_BYTES``), the parameter count
+        of the model it describes (at most ``MAX_MODEL_PARAMS``) and each array's npy
+        header, which must declare the dtype and exact shape the model needs."""
         where = os.fspath(path) if isinstance(path, (str, os.PathLike)) else "the file"
         try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
+            archive = zipfile.ZipFile(path)
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
             raise ModelFileError(f"{where} is not a Backprop Studio model file (.npz): {exc}") from None
         try:
-            meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
-            if meta.get("format") != FORMAT:
-                raise ModelFileError("its header does not say backprop-studio-model")
-            if meta.get("version", 0) > FORMAT_VERSION:
-                raise ModelFileError(f"it was written by a newer version (format {meta['version']})")
-            klass = MODEL_CLASSES.get(meta.get("class"))
-            if klass is None or not issubclass(klass, cls):
-                raise ModelFileError(f"it holds a {meta.get('class')!r} model, not a {cls.__name__}")
-            model = klass._from_model_config(meta["model"])
-            model._restore(arrays, meta)
+            with archive:
+                members = _model_members(archive)
+                if "meta" not in members:
+                    raise ModelFileError("it has no meta.npy header")
+                meta = _read_meta(archive, members.pop("meta"))
+                if meta.get("format") != FORMAT:
+                    raise ModelFileError("its header does not say backprop-studio-model")
+                version = meta.get("version", 0)
+                if not _is_int(version):
+                    raise ModelFileError(f"its format version is {_short(version)}, not a whole number")
+                if version > FORMAT_VERSION:
+                    raise ModelFileError(f"it was written by a newer version (format {version})")
+                klass = MODEL_CLASSES.get(meta.get("class")) if isinstance(meta.get("class"), str) else None
+                if klass is None or not issubclass(klass, cls):
+                    raise ModelFileError(f"it holds a {_short(meta.get('class'))} model, not a {cls.__name__}")
+                _check_meta_fields(meta)
+                plan, itemsize = _planned_params(klass, meta["model"])
+                _check_array_members(archive, members, plan, itemsize)
+                model = klass._from_model_config(meta["model"])
+                model._restore(_MemberArrays(archive, members), meta)
         except ModelFileError as exc:
             raise ModelFileError(f"{where} is not a usable Backprop Studio model: {exc}") from None
-        except (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError, IndexError,
+                OverflowError) as exc:
             raise ModelFileError(f"{where} is not a usable Backprop Studio model: damaged content ({type(exc).__name__}: {exc})") from None
         return model
 
-    def _restore(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    def _restore(self, arrays: Mapping[str, np.ndarray], meta: dict[str, Any]) -> None:
         for i, layer in enumerate(self.layers):
             for name in layer.param_names:
                 for kind, target in (("param", name), ("grad", "grad_" + name)):
@@ -565,8 +608,9 @@ class Sequential:
                         raise ModelFileError(f"array {key} is missing")
                     arr = arrays[key]
                     view = getattr(layer, target)
-                    if arr.shape != view.shape or not np.issubdtype(arr.dtype, np.floating):
-                        raise ModelFileError(f"array {key} has shape {arr.shape}, the layer needs {view.shape}")
+                    problem = _array_problem(key, arr.shape, arr.dtype, view.shape)
+                    if problem:
+                        raise ModelFileError(problem)
                     view[...] = arr
         state: dict[str, Any] = dict(meta.get("optimizer_state", {}))
         lists: dict[str, list] = {}
@@ -588,6 +632,257 @@ class Sequential:
         self.metadata = metadata
         if "rng_state" in meta:
             self.rng.bit_generator.state = meta["rng_state"]
+
+
+# -- reading model files: everything is checked before it is inflated or allocated --------
+# A member save writes: meta.npy, param/<layer>/<name>.npy, grad/<layer>/<name>.npy, opt/<name>/<j>.npy.
+_MEMBER_NAME = re.compile(r"(meta|(?:param|grad)/\d{1,6}/[A-Za-z_]\w{0,63}|opt/[A-Za-z_]\w{0,63}/\d{1,6})\.npy",
+                          re.ASCII)
+_NPY_HEADER_BYTES = 10_000      # numpy's own limit for an npy header (save writes ~128 bytes)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _model_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """The members by name without ``.npy``, from the zip directory alone (nothing inflated):
+    only names ``save`` writes, none twice, at most ``MAX_MODEL_FILE_BYTES`` inflated in all."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    total = 0
+    for info in archive.infolist():
+        found = _MEMBER_NAME.fullmatch(info.filename)
+        if not found:
+            raise ModelFileError(f"it holds a member {_short(info.filename)}, which is not part of a model file")
+        key = found.group(1)
+        if key in members:
+            raise ModelFileError(f"member {key} appears twice")
+        members[key] = info
+        total += info.file_size
+    if total > MAX_MODEL_FILE_BYTES:
+        raise ModelFileError(f"its members inflate to {total:,} bytes, more than the {MAX_MODEL_FILE_BYTES:,} "
+                             f"a model file may hold")
+    return members
+
+
+def _check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str,
+                      problem: Callable[[tuple[int, ...], np.dtype], Optional[str]]) -> None:
+    """Read only a member's npy header: ``problem(shape, dtype)`` must find nothing wrong with
+    the array it declares, and the member's size must be that header plus the array's bytes."""
+    fmt = np.lib.format
+    try:
+        with archive.open(info) as fh:
+            version = fmt.read_magic(fh)
+            if version not in ((1, 0), (2, 0)):
+                raise ModelFileError(f"member {key} is an npy file of format {version}, not 1.0 or 2.0")
+            length_bytes = fh.read(2 if version == (1, 0) else 4)
+            length = int.from_bytes(length_bytes, "little")
+            if length > _NPY_HEADER_BYTES:
+                raise ModelFileError(f"member {key} has an array header of {length:,} bytes")
+            reader = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = reader(io.BytesIO(length_bytes + fh.read(length)))
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ModelFileError(f"member {key} is not a readable npy array ({exc})") from None
+    found = problem(shape, dtype)
+    if found:
+        raise ModelFileError(found)
+    expected = fmt.MAGIC_LEN + len(length_bytes) + length + math.prod(shape) * dtype.itemsize
+    if info.file_size != expected:
+        raise ModelFileError(f"member {key} declares {info.file_size:,} bytes; its shape {shape} of {dtype} "
+                             f"takes {expected:,}")
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> np.ndarray:
+    """The array of a member whose header was checked (no pickle)."""
+    try:
+        with archive.open(info) as fh:
+            return np.lib.format.read_array(fh, allow_pickle=False)
+    except (OSError, ValueError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ModelFileError(f"member {key} cannot be read ({exc})") from None
+
+
+def _read_meta(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> dict[str, Any]:
+    """The JSON header: at most ``MAX_META_BYTES`` bytes, nested at most ``MAX_META_DEPTH`` deep."""
+    def problem(shape: tuple[int, ...], dtype: np.dtype) -> Optional[str]:
+        if dtype != np.uint8 or len(shape) != 1:
+            return f"its header meta holds {dtype} of shape {shape}, not text (uint8 bytes)"
+        if shape[0] > MAX_META_BYTES:
+            return f"its header meta has {shape[0]:,} bytes, more than the {MAX_META_BYTES:,} allowed"
+        return None
+
+    _check_npy_header(archive, info, "meta", problem)
+    text = _read_member(archive, info, "meta").tobytes().decode("utf-8")
+    too_deep = f"its header meta nests lists or dicts deeper than {MAX_META_DEPTH} levels"
+    try:
+        meta = json.loads(text)
+    except RecursionError:
+        raise ModelFileError(too_deep) from None
+    except ValueError as exc:
+        raise ModelFileError(f"its header meta is not JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError("its header meta is not a JSON object")
+    stack = [(meta, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > MAX_META_DEPTH:
+                raise ModelFileError(too_deep)
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return meta
+
+
+def _check_meta_fields(meta: dict[str, Any]) -> None:
+    """The header's counters and optimiser numbers, before anything is built from it."""
+    epochs = meta.get("epochs_trained", 0)
+    if not _is_int(epochs) or epochs < 0:
+        raise ModelFileError(f"its epochs_trained is {_short(epochs)}, not a non-negative integer")
+    state = meta.get("optimizer_state", {})
+    if not isinstance(state, dict):
+        raise ModelFileError("its optimizer_state is not a dict")
+    for key, value in state.items():
+        if not _is_number(value):
+            raise ModelFileError(f"its optimizer_state {_short(key)} is {_short(value)}, not a finite number")
+    if not isinstance(meta.get("model"), dict):
+        raise ModelFileError("its header has no model config (a dict)")
+
+
+def _planned_params(klass: type, config: dict[str, Any]) -> tuple[dict[str, tuple[int, ...]], int]:
+    """``{"<layer>/<name>": shape}`` of every parameter the config's model will have, and its
+    dtype's item size, worked out from the config alone: nothing is built or allocated."""
+    dtype = config.get("dtype", "float32")
+    if dtype not in DTYPES:
+        raise ModelFileError(f"its model dtype is {_short(dtype)}, not one of {', '.join(DTYPES)}")
+    plan: dict[str, tuple[int, ...]] = {}
+    total = 0
+
+    def add(i: int, what: str, shapes: dict[str, tuple[int, ...]]) -> None:
+        nonlocal total
+        for name, shape in shapes.items():
+            plan[f"{i}/{name}"] = shape
+            total += math.prod(shape)
+        if total > MAX_MODEL_PARAMS:
+            raise ModelFileError(f"its model config declares over {MAX_MODEL_PARAMS:,} parameters "
+                                 f"({total:,} up to layer {i}, {what})")
+
+    if issubclass(klass, FFNN):
+        sizes = config.get("layer_sizes")
+        if (not isinstance(sizes, list) or not 2 <= len(sizes) <= MAX_MODEL_LAYERS + 1
+                or not all(_is_int(n) and n > 0 for n in sizes)):
+            raise ModelFileError(f"its model layer_sizes {_short(sizes)} are not 2 to {MAX_MODEL_LAYERS + 1} "
+                                 f"positive integers")
+        for i, (n_in, n) in enumerate(zip(sizes, sizes[1:])):
+            shapes = {"W": (n_in, n), "b": (n,)}
+            if config.get("rmsnorm") and i < len(sizes) - 2:
+                shapes["g"] = (n,)
+            add(i, f"Dense({n})", shapes)
+    else:
+        specs, shape = config.get("layers"), config.get("input_shape")
+        if not isinstance(specs, list) or not 1 <= len(specs) <= MAX_MODEL_LAYERS:
+            raise ModelFileError(f"its model config does not list 1 to {MAX_MODEL_LAYERS} layers")
+        if not isinstance(shape, list) or not shape or not all(_is_int(n) and n > 0 for n in shape):
+            raise ModelFileError(f"its model input_shape {_short(shape)} is not a list of positive integers")
+        shape = tuple(int(n) for n in shape)
+        rng = np.random.default_rng(0)
+        for i, layer in enumerate(layers_from_config(specs)):   # constructors only: nothing allocated
+            if math.prod(shape) > MAX_SAMPLE_VALUES:
+                raise ModelFileError(f"layer {i} ({type(layer).__name__}) takes samples of shape {shape}, "
+                                     f"more than {MAX_SAMPLE_VALUES:,} values")
+            add(i, type(layer).__name__, _layer_param_shapes(layer, shape))
+            shape = _layer_output_shape(layer, shape, rng)
+    return plan, np.dtype(DTYPES[dtype]).itemsize
+
+
+def _layer_param_shapes(layer: Layer, shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """The shapes ``layer.build(shape, ...)`` gives its parameters, without building it."""
+    from .conv import Conv2D
+    from .recurrent import Bidirectional, Embedding, LSTM, SimpleRNN
+    n_in = shape[-1]
+    if isinstance(layer, Dense):
+        return {name: (n_in, layer.units) if name == "W" else (layer.units,) for name in layer.param_names}
+    if isinstance(layer, Conv2D):
+        return {"W": (*layer.kernel_size, n_in, layer.filters), "b": (layer.filters,)}
+    if isinstance(layer, Embedding):
+        return {"W": (layer.input_dim, layer.output_dim)}
+    if isinstance(layer, (SimpleRNN, LSTM)):
+        n = layer.units * layer.gates
+        return {"W": (n_in, n), "U": (layer.units, n), "b": (n,)}
+    if isinstance(layer, Bidirectional):
+        inner = _layer_param_shapes(layer.forward_layer, shape)
+        return {f"{side}_{name}": s for side in ("forward", "backward") for name, s in inner.items()}
+    if layer.param_names:
+        raise ModelFileError(f"a {type(layer).__name__} layer cannot be sized before it is built")
+    return {}
+
+
+def _layer_output_shape(layer: Layer, shape: tuple[int, ...], rng: np.random.Generator) -> tuple[int, ...]:
+    """The shape of one sample after ``layer``: a layer without parameters is built (it
+    allocates nothing of note), one with parameters only checks its input and computes."""
+    from .conv import Conv2D
+    try:
+        if not layer.param_names:
+            return tuple(layer.build(shape, rng, np.float32))
+        if isinstance(layer, Conv2D):
+            layer._set_geometry(layer, shape, layer.kernel_size, layer.strides, layer.padding, "kernel_size")
+        elif layer.takes == "sequence" and len(shape) != 2:
+            raise ValueError(f"it needs a sequence (steps, features) per sample")
+        return tuple(layer.compute_output_shape(shape))
+    except ValueError as exc:
+        raise ModelFileError(f"its {type(layer).__name__} layer cannot take input of shape {shape}: {exc}") from None
+
+
+def _array_problem(key: str, shape: tuple[int, ...], dtype: np.dtype, needed: tuple[int, ...]) -> Optional[str]:
+    """Why an array (or an npy header) does not fit the model, else None."""
+    if dtype.kind != "f" or dtype.fields is not None:
+        what = {"param": "weights", "grad": "gradients", "opt": "optimiser states"}[key.split("/")[0]]
+        return f"member {key} holds {dtype} numbers; {what} must be floating point"
+    if tuple(shape) != tuple(needed):
+        whose = "the optimiser state" if key.startswith("opt/") else "the layer"
+        return f"member {key} has shape {tuple(shape)}: {whose} needs {tuple(needed)}"
+    return None
+
+
+def _check_array_members(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo],
+                         plan: dict[str, tuple[int, ...]], itemsize: int) -> None:
+    """Every parameter and gradient is there and no other; each member's npy header declares
+    a floating-point array of exactly the shape the model needs (optimiser states: one value
+    per parameter). Only headers are read."""
+    n_params = sum(math.prod(s) for s in plan.values())
+    if 2 * n_params * itemsize > MAX_MODEL_FILE_BYTES:
+        raise ModelFileError(f"its model's {n_params:,} weights and gradients take {2 * n_params * itemsize:,} "
+                             f"bytes, more than the {MAX_MODEL_FILE_BYTES:,} a model file may hold")
+    for key in members:
+        kind, _, rest = key.partition("/")
+        if kind in ("param", "grad") and rest not in plan:
+            raise ModelFileError(f"member {key} is not a parameter of this model")
+    for rest in plan:
+        for kind in ("param", "grad"):
+            if f"{kind}/{rest}" not in members:
+                raise ModelFileError(f"array {kind}/{rest} is missing")
+    for key, info in members.items():
+        needed = (n_params,) if key.startswith("opt/") else plan[key.partition("/")[2]]
+        _check_npy_header(archive, info, key, lambda shape, dtype: _array_problem(key, shape, dtype, needed))
+
+
+class _MemberArrays(collections.abc.Mapping):
+    """The checked array members of a model file by name; each is inflated when it is used."""
+
+    def __init__(self, archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo]):
+        self._archive, self._members = archive, members
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return _read_member(self._archive, self._members[key], key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._members
+
+    def __iter__(self):
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
 
 
 class FFNN(Sequential):
