@@ -254,3 +254,17 @@ def postgres_url():
         if (data / "postmaster.pid").exists():
             server("pg_ctl", "-D", str(data), "-w", "stop", "-m", "fast", check=False)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def job_state(tmp_path, monkeypatch):
+    """A run cache and a records database of the test's own: what a training job run in
+    the test's process writes to."""
+    from flask import Flask
+
+    from dashboard import records, store
+    monkeypatch.setenv("BACKPROP_STATE_DIR", str(tmp_path))
+    store.init_app(Flask("test"))
+    records.init()
+    yield
+    records.close()

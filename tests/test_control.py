@@ -9,22 +9,12 @@ import time
 
 import numpy as np
 import pytest
-from flask import Flask
 
-from dashboard import control, jobs, presets, records, spec as spec_mod, store
+from dashboard import control, jobs, presets, spec as spec_mod, store
 from engine import Sequential
 
 SESSION = "5c" * 16
 pytestmark = pytest.mark.usefixtures("shared_data")
-
-
-@pytest.fixture
-def state(tmp_path, monkeypatch):
-    monkeypatch.setenv("BACKPROP_STATE_DIR", str(tmp_path))
-    store.init_app(Flask("test"))
-    records.init()
-    yield
-    records.close()
 
 
 def _spec(**form_values):
@@ -69,7 +59,7 @@ def _params(session):
     return [{k: np.array(v) for k, v in layer["params"].items()} for layer in store.get_snapshot(session)["layers"]]
 
 
-def test_step_trains_exactly_one_batch_at_the_new_rate_and_resume_finishes(state):
+def test_step_trains_exactly_one_batch_at_the_new_rate_and_resume_finishes(job_state):
     spec = _spec(epochs=4, learning_rate=0.01)
     job = Job(spec, start_paused=True)
     live = job.wait(lambda l: l.get("paused"))
@@ -103,7 +93,7 @@ def test_step_trains_exactly_one_batch_at_the_new_rate_and_resume_finishes(state
     assert changes[0]["x"] == pytest.approx(1 / n_batches, abs=1e-4)
 
 
-def test_pause_while_running_then_stop_while_halted(state):
+def test_pause_while_running_then_stop_while_halted(job_state):
     job = Job(_spec(epochs=5000))
     job.wait(lambda l: l.get("batches_done", 0) > 20)
     store.update_control(SESSION, paused=True)
@@ -117,7 +107,7 @@ def test_pause_while_running_then_stop_while_halted(state):
     assert store.get_snapshot(SESSION)["batches_done"] == halted
 
 
-def test_l1_and_l2_change_from_the_next_batch_and_bad_values_are_ignored(state):
+def test_l1_and_l2_change_from_the_next_batch_and_bad_values_are_ignored(job_state):
     job = Job(_spec(epochs=3), start_paused=True)
     job.wait(lambda l: l.get("paused"))
     store.update_control(SESSION, l2=0.5, l1=-1, learning_rate=float("nan"))
@@ -133,7 +123,7 @@ def spec_lr():
     return _spec()["training"]["learning_rate"]
 
 
-def test_slow_motion_waits_between_batches(state):
+def test_slow_motion_waits_between_batches(job_state):
     store.update_control(SESSION, delay_s=0.1)
     started = time.perf_counter()
     job = Job(_spec(epochs=1))

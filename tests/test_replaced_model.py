@@ -3,22 +3,12 @@ its progress, instead of replacing it without a word."""
 from __future__ import annotations
 
 import pytest
-from flask import Flask
 
-from dashboard import jobs, presets, records, spec as spec_mod, store
+from dashboard import jobs, presets, spec as spec_mod, store
 from engine import FFNN
 
 SESSION = "7d" * 16
 pytestmark = pytest.mark.usefixtures("shared_data")
-
-
-@pytest.fixture
-def state(tmp_path, monkeypatch):
-    monkeypatch.setenv("BACKPROP_STATE_DIR", str(tmp_path))
-    store.init_app(Flask("test"))
-    records.init()
-    yield
-    records.close()
 
 
 def _messages(spec) -> list[str]:
@@ -27,7 +17,7 @@ def _messages(spec) -> list[str]:
     return seen
 
 
-def test_a_model_of_another_network_is_named_when_train_replaces_it(state):
+def test_a_model_of_another_network_is_named_when_train_replaces_it(job_state):
     other = FFNN([784, 16, 10], ["relu", "softmax"], loss="cce")
     store.put_model(SESSION, jobs.model_bytes(other, spec_mod.spec_from_model(other), jobs.empty_history(True), {}),
                     None, jobs.empty_history(True), filename="mnist-mlp.npz")

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from flask import Flask
 
-from dashboard import jobs, presets, records, store
+from dashboard import jobs, presets, store
 from dashboard import spec as spec_mod
 from dashboard.timeline import BINS, PERCENTILES, Timeline
 from viz import timeline as figures
@@ -140,16 +139,7 @@ def test_the_figures_draw_the_kept_counts_and_bands():
     assert start["data"][1]["y"] == entry["params"]["counts"][-1].tolist()
 
 
-@pytest.fixture
-def state(tmp_path, monkeypatch):
-    monkeypatch.setenv("BACKPROP_STATE_DIR", str(tmp_path))
-    store.init_app(Flask("test"))
-    records.init()
-    yield
-    records.close()
-
-
-def test_a_train_run_keeps_its_timeline_and_step_0_is_the_seeded_initial_model(state):
+def test_a_train_run_keeps_its_timeline_and_step_0_is_the_seeded_initial_model(job_state):
     form = presets.preset_form("dense")
     form.update(init_seed=5, epochs=40)
     spec = spec_mod.check(form).spec
