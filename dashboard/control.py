@@ -14,27 +14,28 @@ The page writes the tab's run controls to the run cache (``store.update_control`
 
 ``RunControl.after_batch`` is called by the job after every batch (``dashboard.jobs.Fit``).
 It reads the controls at most every ``POLL_S`` while the run goes at full speed, and
-every ``POLL_S`` while paused. A Stop while paused ends the run as a Stop does.
+every ``HALTED_POLL_S`` while halted. What ends a run (Stop, or the job's server gone) ends
+a halted one too: the job's own ``stop_asked`` is asked while it waits.
 """
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import Any, Callable, Optional
 
 import numpy as np
 
+from . import spec as spec_mod
 from . import store
 
 POLL_S = 0.05            # how often the controls are read while the run trains
 HALTED_POLL_S = 0.01     # ... and while it is halted (the job has nothing else to do)
-# Live settings and the rules they must meet (the form's: dashboard.spec.FIELDS).
-SETTINGS = {"learning_rate": ("learning rate", 0.0, 1000.0, False), "l1": ("L1", 0.0, 10.0, True),
-            "l2": ("L2", 0.0, 10.0, True)}
+# The live settings, as the loss chart's marks name them; their rules are the form's
+# (dashboard.spec.FIELDS).
+SETTINGS = {"learning_rate": "learning rate", "l1": "L1", "l2": "L2"}
 MAX_DELAY_S = 5.0
-START_HALTED_S = 60.0
-HALT_MAX_S = 3600.0      # a run halted this long with nobody resuming it stops (its page is gone)    # a Step with no run on starts a halted run if Train follows within this time
+START_HALTED_S = 60.0    # a Step with no run on starts a halted run if Train follows within this time
+HALT_MAX_S = 3600.0      # a run halted this long with nobody resuming it stops (its page is gone)
 SLOW_MOTION_S = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)   # the choices the page offers
 
 
@@ -42,8 +43,8 @@ def valid_setting(name: str, value: Any) -> bool:
     """True when ``value`` is a number the form would accept for setting ``name``."""
     if name not in SETTINGS or isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    _, lo, hi, zero_ok = SETTINGS[name]
-    return math.isfinite(value) and (value >= lo if zero_ok else value > lo) and value <= hi
+    errors: dict = {}
+    return spec_mod.field_number({name: value}, errors, name) is not None
 
 
 def delay_of(control: dict) -> float:
@@ -59,12 +60,14 @@ class RunControl:
     ``on_pause(fit, logs, stepped)`` is called when the run halts (the job publishes
     the paused state: snapshot, model file, progress); ``stepped`` is True when it
     halts after a single Step. ``position(fit, logs)`` gives the run's place in
-    fractional epochs, where the loss chart marks a change."""
+    fractional epochs, where the loss chart marks a change. ``stop_asked()`` is the job's
+    own test of whether the run must end (when, as time.time(), or None)."""
 
     def __init__(self, session_id: str, model: Any, on_pause: Callable[[Any, dict, bool], None],
-                 position: Callable[[Any, dict], float], start_paused: bool = False):
+                 position: Callable[[Any, dict], float], stop_asked: Callable[[], Optional[float]],
+                 start_paused: bool = False):
         self.session_id, self.model = session_id, model
-        self.on_pause, self.position = on_pause, position
+        self.on_pause, self.position, self.stop_asked = on_pause, position, stop_asked
         previous = store.get_control(session_id)
         # Step with no run on asks for a run that halts after its first batch, then presses Train.
         asked = previous.get("start_halted")
@@ -78,7 +81,6 @@ class RunControl:
         self.changes: list[dict] = []          # [{"x", "batch", "name", "old", "new", "text"}]
         self._read_at = 0.0
         self._control: dict = {}
-        self._parent = os.getppid()           # the server that started the job (embedded mode)
 
     # -- what the page asked for -------------------------------------------------------
     def _read(self) -> dict:
@@ -87,7 +89,7 @@ class RunControl:
         return self._control
 
     def _apply_settings(self, control: dict, fit: Any, logs: dict) -> None:
-        for name, (label, _, _, _) in SETTINGS.items():
+        for name, label in SETTINGS.items():
             if name not in control:
                 continue
             new = control[name]
@@ -104,10 +106,9 @@ class RunControl:
                 setattr(self.model, name, float(new))
 
     def _stop_seen(self, fit: Any) -> bool:
-        asked = store.stop_requested(self.session_id)
-        if asked is None and self.paused_at is not None and (
-                os.getppid() != self._parent or time.perf_counter() - self.paused_at > HALT_MAX_S):
-            asked = time.time()               # halted, and the server that could resume it is gone
+        asked = self.stop_asked()
+        if asked is None and self.paused_at is not None and time.perf_counter() - self.paused_at > HALT_MAX_S:
+            asked = time.time()               # halted for so long that nobody is there to resume it
         if asked is None:
             return False
         self.model.stop_training = True

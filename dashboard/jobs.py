@@ -82,6 +82,8 @@ BLAS_ONE_THREAD_WORK = 10_000_000
 JOB_NICENESS = 10
 # A live dict's "charts" value when its history is in the run cache, not in the dict.
 FROM_RUN_CACHE = "run-cache"
+# What the run cache's live state holds and the page's does not (page_live).
+RUN_CACHE_ONLY = ("history", "batch_trace", "changes", "snapshot_version")
 
 
 class BatchTrace:
@@ -172,6 +174,12 @@ def join_history(before: dict, run: dict) -> dict:
 def live(state: str, message: str, **extra: Any) -> dict:
     """A live state: what the page's progress bars, status line and charts show."""
     return {"state": state, "message": message, **extra}
+
+
+def page_live(cached: dict) -> dict:
+    """The page's part of a live state read from the run cache (``store.get_live``): the
+    history, batch trace and changes stay in the run cache, where the charts read them."""
+    return {k: v for k, v in cached.items() if k not in RUN_CACHE_ONLY}
 
 
 def duration_text(seconds: float) -> str:
@@ -577,9 +585,9 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
                          samples_per_s=fit.samples_per_s, charts=FROM_RUN_CACHE, run_id=recorder.run_id,
                          batches_done=fit.batches_done, learning_rate=fit.learning_rate, l1=model.l1, l2=model.l2,
                          **extra)
-        store.put_live(session_id, {**state_now, "history": join_history(history, run_history),
-                                    "batch_trace": fit.trace.to_dict(), "changes": list(control.changes),
-                                    "snapshot_version": version})
+        cached = {"history": join_history(history, run_history), "batch_trace": fit.trace.to_dict(),
+                  "changes": list(control.changes), "snapshot_version": version}
+        store.put_live(session_id, {**state_now, **cached})
         return state_now, {"session": session_id, "version": version}
 
     def on_publish(f: Fit, run_history: dict, epoch: int, batch: int) -> None:
@@ -596,13 +604,19 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
 
     saved_at = [time.perf_counter()]
 
+    def keep_model(full_history: dict) -> bytes:
+        """The model as it is now becomes the tab's model file (Save, the next Train); its bytes."""
+        saved_at[0] = time.perf_counter()
+        file = model_bytes(model, spec, full_history, prepared.summary)
+        store.put_model(session_id, file, key, full_history,
+                        filename=f"backprop-studio-{prepared.summary['name']}-e{model.epochs_trained}.npz")
+        return file
+
     def on_epoch(f: Fit, run_history: dict, epoch: int) -> None:
         full_now = join_history(history, run_history)
         recorder.progress(full_now, model.epochs_trained, time.perf_counter() - started)
         if time.perf_counter() - saved_at[0] >= MODEL_SAVE_S:    # the epochs finished are kept if the job dies
-            saved_at[0] = time.perf_counter()
-            store.put_model(session_id, model_bytes(model, spec, full_now, prepared.summary), key, full_now,
-                            filename=f"backprop-studio-{prepared.summary['name']}-e{model.epochs_trained}.npz")
+            keep_model(full_now)
         if time.perf_counter() - kept_at[0] >= TIMELINE_MIN_S:
             keep_step(f, epoch, f.n_batches)
         if time.perf_counter() - evaluated_at[0] >= EVALUATE_S:
@@ -617,26 +631,26 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
                                   stepped=stepped)))
         # After the page has the halt: the model file, so that the run's progress so far is kept.
         full_now = join_history(history, logs["history"])
-        store.put_model(session_id, model_bytes(model, spec, full_now, prepared.summary), key, full_now,
-                        filename=f"backprop-studio-{prepared.summary['name']}-e{model.epochs_trained}.npz")
+        keep_model(full_now)
         recorder.progress(full_now, model.epochs_trained, time.perf_counter() - started, force=True)
 
-    control = RunControl(session_id, model, on_pause, lambda f, logs: f.position(logs), start_paused=start_paused)
     def stop_asked() -> Optional[float]:
         # Stop, or the server that started this run stopped (a job outliving its server trains for nobody).
         return store.stop_requested(session_id) or (time.time() if beating.orphaned else None)
 
+    control = RunControl(session_id, model, on_pause, lambda f, logs: f.position(logs), stop_asked,
+                         start_paused=start_paused)
     fit = Fit(model, prepared, spec["training"], stop_asked, on_publish,
               on_epoch=on_epoch, after_batch=after_batch, control=control)
-    model.learning_rate = fit.learning_rate
     set_progress(list(publish(fit, "running", f"{note}: starting", {}, 0, 0)))
     _yield_to_the_page()
     run_history = fit.run()
     full = join_history(history, run_history)
     state, message = fit.outcome(run_history, time.perf_counter() - started)
     if beating.orphaned and fit.stopped is not None:
-        message = ("Stopped when the server that started it stopped. " + (run_history.get("stop_reason") or "")
-                   + " The model keeps what it learned.").replace("  ", " ")
+        message = " ".join(part for part in ("Stopped when the server that started it stopped.",
+                                             run_history.get("stop_reason"), "The model keeps what it learned.")
+                           if part)
     if control.changes:
         message += " Changed during the run: " + "; ".join(
             f"{c['text']} at batch {c['batch']}" for c in control.changes) + "."
@@ -645,9 +659,7 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
     set_progress(list(publish(fit, state, message, run_history, epochs_done, fit.n_batches)))
     found = metrics(model, prepared.validation[0], prepared.y_val) if prepared.validation else {}
     evaluate()
-    model_file = model_bytes(model, spec, full, prepared.summary)
-    store.put_model(session_id, model_file, key, full,
-                    filename=f"backprop-studio-{prepared.summary['name']}-e{model.epochs_trained}.npz")
+    model_file = keep_model(full)
     state_now, version = publish(fit, state, message, run_history, epochs_done, fit.n_batches, metrics=found)
     if fit.stopped is not None:
         state_now["stop_latency_s"] = fit.stopped

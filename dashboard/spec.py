@@ -292,6 +292,15 @@ class Checked:
     total_params: Optional[int] = None
     facts: Optional[dict] = None
 
+    def first_error(self) -> Optional[str]:
+        """The first field's message with the field's name: ``"Epochs: Must be between 1 and
+        10,000"`` (None when every rule holds)."""
+        if not self.errors:
+            return None
+        name, message = next(iter(self.errors.items()))
+        label = FIELDS[name][0] if name in FIELDS else name
+        return f"{label[:1].upper()}{label[1:]}: {message}"
+
 
 def _data_part(form: dict, csv_meta: Optional[dict], errors: dict) -> tuple[dict, Optional[dict]]:
     name = form.get("dataset")
@@ -622,10 +631,7 @@ def recheck(spec: Any, csv_meta: Optional[dict] = None) -> dict:
                          f"{reload}.") from None
     checked = check(form, csv_meta)
     if checked.spec is None:
-        name, message = next(iter(checked.errors.items()))
-        label = FIELDS[name][0] if name in FIELDS else name
-        raise ValueError(f"{label[:1].upper()}{label[1:]}: {message}. The server checks every setting with the "
-                         f"form's rules.")
+        raise ValueError(f"{checked.first_error()}. The server checks every setting with the form's rules.")
     # As JSON has them (the browser's copy went through JSON: 0.0 came back as 0, which == keeps equal).
     if json.loads(json.dumps(checked.spec)) != json.loads(json.dumps(spec)):
         raise ValueError(f"The settings the page sent differ from what the form's rules give: {reload}.")

@@ -55,13 +55,20 @@ class ModelFileError(ValueError):
     """A file that is not a readable Backprop Studio model."""
 
 
-def _check_array(value: Any, argument: str) -> np.ndarray:
+def numeric_array(value: Any, argument: str) -> np.ndarray:
+    """``value`` as a NumPy array of numbers (or booleans); ValueError naming ``argument``
+    for ragged lists, strings and other non-numbers."""
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists and other non-arrays
         raise ValueError(f"{argument} must be a numeric array ({exc})") from None
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise ValueError(f"{argument} must be a numeric array (got dtype {arr.dtype})")
+    return arr
+
+
+def _check_array(value: Any, argument: str) -> np.ndarray:
+    arr = numeric_array(value, argument)
     if arr.ndim == 0 or arr.shape[0] == 0:
         raise ValueError(f"{argument} must hold at least one sample (got shape {arr.shape})")
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():

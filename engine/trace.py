@@ -26,6 +26,7 @@ import numpy as np
 
 from .conv import Conv2D, MaxPool2D
 from .layers import ActivatedLayer, Layer
+from .model import numeric_array
 
 # These layers keep what their backward needs only after a training-mode forward;
 # for them training mode computes the same values as inference mode.
@@ -61,12 +62,8 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 
 def _numeric(value: Any, argument: str) -> np.ndarray:
-    try:
-        arr = np.asarray(value)
-    except Exception as exc:  # ragged lists and other non-arrays
-        raise ValueError(f"{argument} must be a numeric array ({exc})") from None
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{argument} must be a numeric array (got dtype {arr.dtype})")
+    """A real, finite numeric array (a 0-d one too: a class label)."""
+    arr = numeric_array(value, argument)
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise ValueError(f"{argument} must hold real numbers (got dtype {arr.dtype})")
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():

@@ -210,13 +210,19 @@ STACKS = {"conv": conv_model, "conv-gap": conv_gap_model, "rnn": rnn_model, "tex
           **{case: (lambda case=case: dense_model(case)) for case in DENSE_CASES}}
 
 
-@pytest.mark.parametrize("stack", list(STACKS))
-def test_trace_equals_the_public_api_on_the_sample_alone(stack):
+def _traced(stack: str, seed: int):
+    """A model of ``STACKS``, a random sample and target for it, their trace, and the random
+    generator they came from (for what the test draws next)."""
     model = STACKS[stack]()
-    rng = np.random.default_rng(8)
+    rng = np.random.default_rng(seed)
     x = _sample(model, rng)
     y = _target(model.loss, model.output_shape[0], rng)
-    t = trace_sample(model, x, y)
+    return model, x, y, trace_sample(model, x, y), rng
+
+
+@pytest.mark.parametrize("stack", list(STACKS))
+def test_trace_equals_the_public_api_on_the_sample_alone(stack):
+    model, x, y, t, _ = _traced(stack, 8)
 
     outputs = model.layer_outputs(x[None])
     training = any(isinstance(l, (Conv2D, MaxPool2D)) for l in model.layers)   # no Dropout in those stacks
@@ -250,11 +256,7 @@ def _total_loss(model, x, y):
 @pytest.mark.parametrize("stack", ["conv", "conv-gap", "rnn", "text"])
 def test_conv_and_recurrent_gradients_by_finite_differences(stack):
     """dL/dparam for every parameter (a sample of entries) and dL/dx, from the loss alone."""
-    model = STACKS[stack]()
-    rng = np.random.default_rng(9)
-    x = _sample(model, rng)
-    y = _target(model.loss, model.output_shape[0], rng)
-    t = trace_sample(model, x, y)
+    model, x, y, t, rng = _traced(stack, 9)
     eps = 1e-6
     for k, layer in enumerate(model.layers):
         for name in layer.param_names:

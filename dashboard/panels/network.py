@@ -168,10 +168,7 @@ def refresh_graph(version: Optional[dict], choice: Optional[dict], edges_per_pai
     if found is not None:
         mode = trace.get("mode", "forward")
         view["elements"] = trace_panel.traced_elements(view["elements"], found, mode)
-        what = {"forward": "z and a on the neurons, w·a on the edges",
-                "backward": "dL/da and dL/dz on the neurons, dL/dw on the edges",
-                "step": "each weight before and after the last Step"}[mode if found["step"] or mode != "step"
-                                                                       else "forward"]
+        what = trace_panel.SHOWN[trace_panel.shown_mode(found, mode)]
         summary.insert(0, html.Li(f"Tracing {found['name']}: {what}.", className="graph-traced"))
     summary[:0] = [html.Li(f"⚠ {alert['title']} (Training health)", className="graph-alert")
                    for alert in run_alerts(version["session"], snapshot)]

@@ -131,16 +131,29 @@ def traced(version: Optional[dict], step: Optional[dict], choice: Optional[dict]
             "step": last if after_step else None}
 
 
+SHOWN = {"forward": "z and a on the neurons, w·a on the edges",
+         "backward": "dL/da and dL/dz on the neurons, dL/dw on the edges",
+         "step": "each weight before and after the last Step"}
+
+
+def shown_mode(found: dict, mode: str) -> str:
+    """What the graph shows for the chosen ``mode``: the step view only right after a Step
+    (else the forward values), a key of ``SHOWN``."""
+    if mode == "step":
+        return "step" if found["step"] is not None else "forward"
+    return "backward" if mode == "backward" else "forward"
+
+
 def traced_elements(elements: list[dict], found: dict, mode: str) -> list[dict]:
     """The network graph's elements in trace (or step) mode; an edge shows its numbers
     when clicked, as in the graph of weights."""
-    if mode == "step" and found["step"] is not None:
+    shown = shown_mode(found, mode)
+    if shown == "step":
         step = found["step"]
         before = {int(k): v for k, v in step["before"].items()}
         return trace_viz.step_elements(elements, found["snapshot"], before, step["learning_rate"],
                                        step["optimizer"])
-    return trace_viz.trace_elements(elements, found["snapshot"], found["trace"],
-                                    "backward" if mode == "backward" else "forward")
+    return trace_viz.trace_elements(elements, found["snapshot"], found["trace"], shown)
 
 
 # -- callbacks ---------------------------------------------------------------------------------

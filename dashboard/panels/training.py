@@ -202,7 +202,7 @@ def _halted_state(session_id: str, done: Callable[[dict], bool]):
     while time.monotonic() < deadline:
         live = store.get_live(session_id)
         if live and (done(live) or live.get("state") != "running"):
-            shown = {k: v for k, v in live.items() if k not in ("history", "batch_trace", "changes", "snapshot_version")}
+            shown = jobs.page_live(live)
             # The job's own version of the halted snapshot: when its progress brings the same
             # one, the refresh gate sees nothing new and the panels do not redraw twice.
             version = live.get("snapshot_version")
@@ -283,7 +283,7 @@ def live_settings(spec, delay, session_id):
     changed = {k: v for k, v in settings.items() if live.get(k) is not None and float(live[k]) != float(v)}
     if not changed:
         raise PreventUpdate
-    words = ", ".join(f"{control.SETTINGS[k][0]} {v:g}" for k, v in changed.items())
+    words = ", ".join(f"{control.SETTINGS[k]} {v:g}" for k, v in changed.items())
     return f"{words[0].upper()}{words[1:]}: applies to this run from its next batch."
 
 
@@ -382,7 +382,7 @@ def _lost(session_id: str, live: dict, beat: Optional[float]) -> dict:
             records.finish_run(int(run_id), state="failed", message=message, history=live.get("history"))
         except Exception:  # noqa: BLE001 - the page must still be freed
             log.exception("could not mark run %s failed", run_id)
-    return {k: v for k, v in lost.items() if k not in ("history", "batch_trace", "changes", "snapshot_version")}
+    return jobs.page_live(lost)
 
 
 @dash.callback(
@@ -399,8 +399,7 @@ def restore(session_id, adopted):
     live, stored = store.get_live(session_id), store.get_model(session_id)
     if live is None and stored is None:
         raise PreventUpdate
-    shown = {k: v for k, v in (live or {}).items() if k not in ("history", "batch_trace", "changes",
-                                                                  "snapshot_version")}
+    shown = jobs.page_live(live or {})
     adopt = no_update
     if stored is not None:
         try:
@@ -495,11 +494,9 @@ def model_file(save_clicks, contents, filename, session_id, config, adopted):
     base = spec_mod.form_from_spec(model_spec, (adopted or {}).get("form"))
     checked = spec_mod.check(base, _csv_meta(session_id, model_spec) if model_spec.get("data") else None)
     if checked.spec is None and model_spec.get("data"):
-        field, rule = next(iter(checked.errors.items()))
-        label = spec_mod.FIELDS[field][0] if field in spec_mod.FIELDS else field
         message = message.replace("Train continues it.", (
-            f"The form cannot train it as it is ({label[:1].upper()}{label[1:]}: {rule}), so Train would not "
-            f"continue it; Save model and the panels keep it."))
+            f"The form cannot train it as it is ({checked.first_error()}), so Train would not continue it; "
+            f"Save model and the panels keep it."))
     live["message"] = message
     return [no_update, message, None, live, version, {"form": base, "version": version["version"]}]
 
