@@ -55,6 +55,9 @@ INSIDE_EPOCHS = 50          # a run keeps them every epoch up to this many, else
 # (the engine itself stops only on a loss or gradient that is not finite; a cross-entropy
 # of clipped probabilities stays finite however large the steps).
 DIVERGED_FACTOR = 10.0
+# ... measured from at least this loss: a continued model whose loss is already near zero
+# (1e-8) wanders by orders of magnitude without learning anything worse.
+DIVERGED_FLOOR = 1e-3
 TIMELINE_MIN_S = 0.05      # besides every snapshot, the timeline keeps epoch ends at most this often
 PROBE_SAMPLES = 256         # the fixed training batch whose activations the timeline keeps
 TELEMETRY_SHARE = 0.06     # of a run's time, at most, for its timeline
@@ -169,6 +172,11 @@ def join_history(before: dict, run: dict) -> dict:
         if key in run:
             out[key] = list(before.get(key, [])) + list(run[key])
     return out
+
+
+def diverged(first_loss: float, last_loss: float) -> bool:
+    """Whether a pass whose first batch had ``first_loss`` and whose last epoch ``last_loss`` diverged."""
+    return first_loss > 0 and last_loss > DIVERGED_FACTOR * max(first_loss, DIVERGED_FLOOR)
 
 
 def live(state: str, message: str, **extra: Any) -> dict:
@@ -402,8 +410,7 @@ class Fit:
         if reason:
             return "diverged", reason
         losses = run_history["train_loss"]
-        if losses and self.first_loss is not None and self.first_loss > 0 \
-                and losses[-1] > DIVERGED_FACTOR * self.first_loss:
+        if losses and self.first_loss is not None and diverged(self.first_loss, losses[-1]):
             return "diverged", (
                 f"Diverged: the training loss rose from {self.first_loss:.4g} (first batch) to {losses[-1]:.4g} "
                 f"(last epoch), more than {DIVERGED_FACTOR:g} times. A learning rate too large for this network "

@@ -90,6 +90,16 @@ def test_a_diverging_trial_is_marked_and_the_search_goes_on(db):
     assert db.list_searches()[0]["state"] == "done"
 
 
+def test_a_rise_among_losses_already_near_zero_is_not_divergence():
+    # A continued model at 3e-8 that drifts to 8e-7 has learned nothing worse; one at 0.3 that
+    # ends at 4 has diverged, and so has one at 1e-8 that ends far above the floor.
+    assert not jobs.diverged(2.98e-08, 8.027e-07)
+    assert not jobs.diverged(1e-6, jobs.DIVERGED_FACTOR * jobs.DIVERGED_FLOOR)
+    assert jobs.diverged(1e-8, 1.01 * jobs.DIVERGED_FACTOR * jobs.DIVERGED_FLOOR)
+    assert jobs.diverged(0.3, 4.0)
+    assert not jobs.diverged(0.3, 2.9)
+
+
 def test_a_trial_that_breaks_a_rule_is_recorded_as_failed_with_the_rule(db):
     space = {"units": {"kind": "values", "values": [8, 100_000]}}
     searches.search(small_form(), space)
