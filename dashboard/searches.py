@@ -30,7 +30,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
-from . import experiments, jobs, presets, records, store
+from . import experiments, jobs, presets, records, store, workers
 from . import spec as spec_mod
 
 log = logging.getLogger(__name__)
@@ -147,19 +147,17 @@ def dispatch(app: Any, search_id: int, planned: list[dict], session_id: Optional
         app.send_task(TRIAL_TASK, kwargs={"search_id": search_id, "entry": entry, "session_id": session_id})
 
 
-_celery_app: Any = None
 
 
 def celery_app() -> Any:
     """The Celery app trials are sent to (None when embedded: they run in a background job)."""
-    return _celery_app
+    return workers.celery_app()
 
 
 def register_task(app: Any) -> None:
     """Teach a Celery app the trial task and send this process's trials to it (``app.py``
     calls it at import, so the web server and its workers know it)."""
-    global _celery_app
-    _celery_app = app
+    workers.use(app)
     # One trial at a time per worker process: a trial takes minutes, so a worker must not
     # reserve the next one while another worker sits idle.
     app.conf.worker_prefetch_multiplier = 1
@@ -237,7 +235,7 @@ def _job_lost(search: dict, trials: list[dict]) -> bool:
     it is alive for ``jobs.STALE_S`` - or never did, ``JOB_START_S`` after the search was
     made (a busy machine can take its time to start a job). With Celery, waiting trials
     wait for a free worker."""
-    if _celery_app is not None or len(trials) >= search["n_trials"] or any(r["state"] == "running" for r in trials):
+    if celery_app() is not None or len(trials) >= search["n_trials"] or any(r["state"] == "running" for r in trials):
         return False
     beat = store.search_beat(search["id"])
     if beat is None:
@@ -262,7 +260,7 @@ def status_text(found: Optional[dict]) -> str:
         else:
             parts.append(f"trial {trial['trial'] + 1}: starting")
     if found["state"] == "running" and found.get("waiting") and not found["running"]:
-        parts.append(f"{found['waiting']} waiting for a free worker" if _celery_app is not None
+        parts.append(f"{found['waiting']} waiting for a free worker" if celery_app() is not None
                      else f"{found['waiting']} to run, starting")
     if found["state"] == "running":
         parts.append(f"about {jobs.duration_text(found['eta_s'])} left" if found["eta_s"] is not None

@@ -16,19 +16,14 @@ another module's; and a PostgreSQL database of their own, made for this module.
 from __future__ import annotations
 
 import io
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import REPO, START_TIMEOUT_S, app_env
+from conftest import START_TIMEOUT_S, CeleryWorker, app_env
 from dashboard import experiments, presets, records, searches, store
 from engine import Sequential
 
@@ -51,51 +46,10 @@ def dense_form(**values) -> dict:
 
 
 # -- the processes ---------------------------------------------------------------------------------
-class Worker:
-    """``celery -A app:celery_app worker`` in a process group of its own; output to a file."""
-
-    def __init__(self, name: str, folder: Path, env: dict):
-        self.name = name
-        self.log = folder / f"{name}.log"
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "app:celery_app", "worker", "--concurrency=1",
-                 "--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", f"{name}@%h"],
-                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def text(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def wait_ready(self, deadline: float) -> None:
-        while " ready." not in self.text():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker {self.name} exited with code {self.proc.returncode}:\n{self.tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"worker {self.name} did not get ready in {START_TIMEOUT_S} s:\n{self.tail()}")
-            time.sleep(0.1)
-
-    def tail(self, n: int = 60) -> str:
-        return "\n".join(self.text().splitlines()[-n:])
-
+class Worker(CeleryWorker):
     def run_ids(self) -> set[int]:
         """The runs this worker's trial tasks trained (their return values)."""
         return {int(m) for m in SUCCEEDED.findall(self.text())}
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()                       # warm shutdown: the running task ends first
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        try:                                            # a pool child the main process left behind
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 @pytest.fixture(scope="module")

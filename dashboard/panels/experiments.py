@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 import dash
 import dash_ag_grid as dag
-from dash import ALL, Input, Output, Patch, State, dcc, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from engine import ModelFileError, Sequential, datasets
@@ -32,7 +32,7 @@ from viz import compare as compare_figures
 from viz import runs as run_figures
 
 from .. import data as data_mod
-from .. import experiments, ids, jobs, records, searches, store
+from .. import experiments, ids, jobs, records, searches, store, workers
 from .. import spec as spec_mod
 from . import form, regions, training
 from .common import GRAPH_CONFIG
@@ -333,6 +333,9 @@ def edit_space(_add, removes, _preset, fields, kinds, values, lows, highs, point
 )
 def count_trials(fields, kinds, values, lows, highs, points, strategy, n_trials):
     """How many trials the search will run, or what is wrong with it."""
+    why = workers.missing("Run search")
+    if why:
+        return why, no_update, no_update
     try:
         space = space_from_rows(_rows_from(fields, kinds, values, lows, highs, points))
         n = len(experiments.combinations(space, strategy, n_trials if strategy == "random" else None,
@@ -372,6 +375,9 @@ def run_search(n_clicks, fields, kinds, values, lows, highs, points, strategy, n
         running = records.get_search(active)
         if running is not None and running["state"] == "running":
             return f"{running['name']} is still running: stop it or wait for it first.", no_update, no_update
+    why = workers.missing("Run search")
+    if why:
+        return why, no_update, no_update
     try:
         space = space_from_rows(_rows_from(fields, kinds, values, lows, highs, points))
         trials = _whole(n_trials, "Trials", 1, experiments.MAX_TRIALS) if strategy == "random" else None

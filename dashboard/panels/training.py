@@ -28,7 +28,7 @@ from dash.exceptions import PreventUpdate
 from engine import KerasWeightsError, ModelFileError, Sequential, datasets, load_keras_weights
 
 from .. import data as data_mod
-from .. import control, ids, jobs, records, spec as spec_mod, store
+from .. import control, ids, jobs, records, spec as spec_mod, store, workers
 from . import charts, form, network, trace
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ RESULT = "train-result"          # dcc.Store: when the last run ended. Everythin
 LATEST = "snapshot-latest"       # dcc.Store: the run's newest snapshot version; assets/refresh.js forwards it to
                                  # ids.SNAPSHOT_VERSION (the panels' trigger) at a pace the browser keeps up with
 TRAIN = "train-button"
+TRAIN_GO = "train-go"            # dcc.Store: set when a Train press may send its job (a worker will run it)
 STOP = "stop-button"
 PAUSE = "pause-button"           # Pause while a run trains, Resume while it is paused
 STEP = "step-button"             # one batch: halts a running run, steps a paused one, starts one halted
@@ -112,7 +113,7 @@ def layout() -> html.Div:
                            className="slow-motion", title="A pause after every batch, to watch the graph move")
             ], className="run-controls"),
         ], className="toolbar"),
-        dcc.Store(id=START_HALTED),
+        dcc.Store(id=START_HALTED), dcc.Store(id=TRAIN_GO),
         html.Div([_bar(EPOCH_BAR, EPOCH_TEXT, "Epoch"), _bar(BATCH_BAR, BATCH_TEXT, "Batch")], className="bars"),
         html.Div([html.Div(id=STATUS, className="status", role="status"),
                   html.Div(id=STOP_NOTE, className="status-note")], className="status-row"),
@@ -135,9 +136,22 @@ dash.clientside_callback(ClientsideFunction("backprop", "trainDisabled"), Output
                          Input(form.CONFIG, "data"))
 
 
+@dash.callback(Output(TRAIN_GO, "data"), Output(LIVE, "data", allow_duplicate=True),
+               Input(TRAIN, "n_clicks"), prevent_initial_call=True)
+def send(n_clicks):
+    """A Train press sends its job only when something will run it (in Celery mode, a
+    worker answers); else the page says what to start, and stays free."""
+    if not n_clicks:
+        raise PreventUpdate
+    why = workers.missing()
+    if why:
+        return no_update, jobs.live("error", why)
+    return time.time(), no_update
+
+
 @dash.callback(
     Output(RESULT, "data"),
-    Input(TRAIN, "n_clicks"), State(ids.SESSION, "data"), State(form.CONFIG, "data"),
+    Input(TRAIN_GO, "data"), State(ids.SESSION, "data"), State(form.CONFIG, "data"),
     background=True,
     progress=[Output(LIVE, "data"), Output(LATEST, "data")],
     running=[(Output(RUN_FIELDSET, "disabled"), True, False), (Output(STOP, "disabled"), False, True),
@@ -145,10 +159,11 @@ dash.clientside_callback(ClientsideFunction("backprop", "trainDisabled"), Output
     interval=POLL_MS,
     prevent_initial_call=True,
 )
-def train(set_progress, n_clicks, session_id, spec):
-    """The Train button (which Step presses when no run is on, asking the run to halt after
-    its first batch): run the engine in the background, reporting as it goes."""
-    if not n_clicks:
+def train(set_progress, go, session_id, spec):
+    """The Train button, once ``send`` let it go (Step presses Train when no run is on, asking
+    the run to halt after its first batch): run the engine in the background, reporting as
+    it goes."""
+    if not go:
         raise PreventUpdate
     if not store.valid_session(session_id):
         set_progress([jobs.live("error", "The page has no session yet; reload it."), None])
