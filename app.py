@@ -19,7 +19,7 @@ import os
 import dash
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
-from dashboard import ids, searches, store
+from dashboard import ids, jobs, searches, store
 from dashboard.panels import activations, architecture, conv, evaluation, experiments, form, health, histograms, \
     network, regions, sequences, timeline, trace, training
 
@@ -51,9 +51,13 @@ if REDIS_URL:
     background_manager = CeleryManager(celery_app)
     searches.register_task(celery_app)
 else:
+    import atexit
+
     import diskcache
+    import multiprocess.util  # noqa: F401 - its exit handler (joining the jobs) must run after ours
 
     background_manager = DiskcacheManager(diskcache.Cache(str(store.state_dir() / "jobs")))
+    atexit.register(jobs.stop_own_jobs)
 
 app = Dash(__name__, title="Backprop Studio", background_callback_manager=background_manager,
            update_title=None, suppress_callback_exceptions=False)

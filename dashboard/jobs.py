@@ -489,12 +489,13 @@ def run(set_progress: Callable[[list], None], session_id: str, spec: dict,
 class _Heartbeat:
     """A thread that tells the run cache every ``BEAT_S`` that this job is alive, so the
     page can tell a halted or slow run from one whose process is gone. ``orphaned``: the
-    process that started the job (the server, in embedded mode) is gone."""
+    process that started the job (the server, in embedded mode) is gone or is exiting."""
 
     def __init__(self, session_id: str):
         self.session_id = session_id
         self._parent = os.getppid()
         self._done = threading.Event()
+        self._parent_exiting = threading.Event()
         store.beat_run(session_id)
         self._thread = threading.Thread(target=self._beat, name="run-heartbeat", daemon=True)
         self._thread.start()
@@ -503,16 +504,30 @@ class _Heartbeat:
         while not self._done.wait(BEAT_S):
             try:
                 store.beat_run(self.session_id)
+                if store.server_stopping(self._parent):
+                    self._parent_exiting.set()
             except Exception:  # noqa: BLE001 - a run cache that hiccups must not end the run
                 log.exception("could not write the run's heartbeat")
 
     @property
     def orphaned(self) -> bool:
-        return os.getppid() != self._parent
+        return os.getppid() != self._parent or self._parent_exiting.is_set()
 
     def stop(self) -> None:
         self._done.set()
         self._thread.join(timeout=2 * BEAT_S)
+
+
+def stop_own_jobs() -> None:
+    """At the server process's exit: ask the training jobs it started to stop (they save
+    their model and end within a batch or two) instead of leaving its exit waiting for them
+    to finish their epochs (a production server's worker joins its children as it exits)."""
+    try:
+        import psutil
+        if psutil.Process().children():
+            store.mark_server_stopping(os.getpid())
+    except Exception:  # noqa: BLE001 - exiting anyway; the jobs still stop once this process is gone
+        log.exception("could not ask this server's jobs to stop")
 
 
 def _release_inherited_listeners() -> None:

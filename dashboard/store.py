@@ -203,6 +203,15 @@ def run_beat(session_id: str) -> Optional[float]:
     return cache.get(_key("run-beat", session_id))
 
 
+def mark_server_stopping(pid: int) -> None:
+    """The server process ``pid`` is exiting: the jobs it started stop (embedded mode)."""
+    cache.set(f"server-stopping:{int(pid)}", time.time(), timeout=600)
+
+
+def server_stopping(pid: int) -> bool:
+    return cache.get(f"server-stopping:{int(pid)}") is not None
+
+
 # -- the current model --------------------------------------------------------------
 def put_model(session_id: str, model_bytes: bytes, dataset_key: Optional[str], history: dict,
               filename: str = "backprop-studio-model.npz") -> None:
