@@ -20,7 +20,7 @@ import dash
 from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 
 from dashboard import ids, jobs, searches, store
-from dashboard.panels import activations, architecture, conv, evaluation, experiments, form, health, histograms, \
+from dashboard.panels import activations, alerts, architecture, conv, evaluation, experiments, form, health, histograms, \
     network, regions, sequences, timeline, trace, training
 
 REDIS_URL = os.environ.get("REDIS_URL") or None
@@ -60,7 +60,7 @@ else:
     atexit.register(jobs.stop_own_jobs)
 
 app = Dash(__name__, title="Backprop Studio", background_callback_manager=background_manager,
-           update_title=None, suppress_callback_exceptions=False)
+           update_title=None, suppress_callback_exceptions=False, on_error=alerts.on_callback_error)
 server = app.server
 # Every request is refused (413) before its body is read past this size: an upload arrives
 # base64-encoded inside a callback's JSON, so the largest file a box takes (a 100 MB model)
@@ -88,6 +88,7 @@ def serve_layout() -> html.Div:
         dcc.Store(id=ids.SNAPSHOT_VERSION), *(dcc.Store(id=ids.panel_version(p)) for p in ids.PANELS),
         dcc.Store(id=ids.STEP), dcc.Store(id=ids.TRACE),
         header(),
+        alerts.layout(),
         html.Main([
             html.Aside(form.layout(), className="sidebar"),
             html.Div([

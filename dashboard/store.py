@@ -25,15 +25,20 @@ Per session:
 """
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import re
+import shutil
+import sqlite3
+import threading
 import time
 from pathlib import Path
-import threading
 from typing import Any, Optional
 
 from flask_caching import Cache
 
+log = logging.getLogger(__name__)
 cache = Cache()
 _memo: dict[str, dict] = {}          # session -> the last snapshot this process read
 _memo_lock = threading.Lock()
@@ -71,6 +76,96 @@ def ensure_ready() -> None:
     if getattr(cache, "app", None) is None:
         from flask import Flask
         init_app(Flask("backprop-studio"), os.environ.get("REDIS_URL") or None)
+
+
+# -- writing, and what the page says when the disk will not take it ---------------------------
+# A Train needs room for its run's files (snapshots, the timeline's frames, model files) in the
+# state folder; below this much free space ($BACKPROP_MIN_FREE_MB, default 64) it is refused
+# before it starts.
+MIN_FREE_ENV = "BACKPROP_MIN_FREE_MB"
+MIN_FREE_MB = 64.0
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+
+
+class StorageError(RuntimeError):
+    """The run cache, or the disk under it, would not take a write; the text says which
+    and what to do. What was stored before is as it was (every write replaces a whole entry)."""
+
+
+def storage_failure(exc: BaseException) -> Optional[str]:
+    """A sentence for an exception that comes from a disk or store that refuses writes (full,
+    read-only, over quota, an I/O error, Redis out of memory), else None. Looks down the
+    exception's chain (SQLAlchemy and Dash wrap what they catch)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, StorageError):
+            return str(exc)
+        if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
+            return _cannot_save(exc.strerror or str(exc))
+        text = str(exc)
+        if isinstance(exc, sqlite3.OperationalError) and ("disk is full" in text or "readonly" in text
+                                                          or "disk I/O error" in text):
+            return _cannot_save(text)
+        if type(exc).__name__ in ("ResponseError", "OutOfMemoryError") and "OOM" in text:
+            return _cannot_save(f"Redis is out of memory ({text})")
+        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+    return None
+
+
+def _cannot_save(reason: str) -> str:
+    where = state_dir()
+    try:
+        free = f"; {shutil.disk_usage(where).free / 2**20:,.1f} MB free there"
+    except OSError:
+        free = ""
+    return (f"The server could not save its files: {reason} (under {where}{free}). Nothing was "
+            f"overwritten: what was saved before is as it was. Free some space, then try again.")
+
+
+def space_problem() -> Optional[str]:
+    """A sentence when the state folder has too little room for a run, else None."""
+    where = state_dir()
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError as exc:
+        return _cannot_save(exc.strerror or str(exc))
+    try:
+        needed = float(os.environ.get(MIN_FREE_ENV) or MIN_FREE_MB)
+    except ValueError:
+        needed = MIN_FREE_MB
+    if free >= needed * 2**20:
+        return None
+    return (f"The server could not save a run's files: only {free / 2**20:,.1f} MB are free under {where}, and a "
+            f"run needs {needed:g} MB. Free some space there, then press Train again.")
+
+
+def _put(key: str, value: Any, timeout: Optional[int] = None) -> None:
+    """Store ``value`` under ``key`` or raise StorageError. (The filesystem cache writes a
+    temporary file and renames it over the old entry, and answers False when that fails.)"""
+    try:
+        done = cache.set(key, value) if timeout is None else cache.set(key, value, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - a store that refuses writes gets its own message
+        why = storage_failure(exc)
+        if why is None:
+            raise
+        raise StorageError(why) from exc
+    if done is False:
+        _sweep_partial_writes()
+        raise StorageError(_cannot_save("the write failed (the server's log says why)"))
+
+
+def _sweep_partial_writes() -> None:
+    """Remove the temporary files failed filesystem-cache writes left (older than a minute:
+    a younger one may be a write still going on in another process)."""
+    folder = state_dir() / "runs"
+    cutoff = time.time() - 60
+    for path in folder.glob("*.__wz_cache"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:
+            pass
 
 
 def valid_session(session_id: Any) -> bool:
@@ -130,7 +225,7 @@ def snapshot_for(version: Optional[dict], step: Optional[dict] = None) -> Option
 def put_snapshot(session_id: str, snapshot: dict) -> int:
     """Store a snapshot for this tab; returns its version (set when missing)."""
     snapshot.setdefault("version", new_version())
-    cache.set(_key("snapshot", session_id), snapshot)
+    _put(_key("snapshot", session_id), snapshot)
     return snapshot["version"]
 
 
@@ -145,7 +240,7 @@ def clear(session_id: str) -> None:
 # -- the Stop flag ------------------------------------------------------------------
 def request_stop(session_id: str) -> None:
     """Raise the Stop flag; its value is when it was raised (time.time())."""
-    cache.set(_key("stop", session_id), time.time(), timeout=600)
+    _put(_key("stop", session_id), time.time(), timeout=600)
 
 
 def stop_requested(session_id: str) -> Optional[float]:
@@ -160,7 +255,7 @@ def clear_stop(session_id: str) -> None:
 # -- the run's controls (Pause, Step, live settings) and its last step --------------
 def set_control(session_id: str, control: dict) -> None:
     """Replace this tab's run controls (the job does, when a run starts)."""
-    cache.set(_key("control", session_id), dict(control), timeout=TIMEOUT_S)
+    _put(_key("control", session_id), dict(control), timeout=TIMEOUT_S)
 
 
 def update_control(session_id: str, **changes: Any) -> dict:
@@ -168,7 +263,7 @@ def update_control(session_id: str, **changes: Any) -> dict:
     ``l1``, ``l2``, ``delay_s``); the page does, and the job reads them after every batch.
     Returns the controls as they are now."""
     control = {**(cache.get(_key("control", session_id)) or {}), **changes}
-    cache.set(_key("control", session_id), control, timeout=TIMEOUT_S)
+    _put(_key("control", session_id), control, timeout=TIMEOUT_S)
     return control
 
 
@@ -181,7 +276,7 @@ def get_control(session_id: str) -> dict:
 def put_step(session_id: str, step: dict) -> None:
     """The run's last single step (Step while paused): the dense parameters before it and
     the batch count after it (``dashboard.control``)."""
-    cache.set(_key("last-step", session_id), step)
+    _put(_key("last-step", session_id), step)
 
 
 def get_step(session_id: str) -> Optional[dict]:
@@ -193,7 +288,7 @@ def get_step(session_id: str) -> Optional[dict]:
 # -- the training job's heartbeat -------------------------------------------------------
 def beat_run(session_id: str) -> None:
     """The tab's training job is alive (it says so every ``dashboard.jobs.BEAT_S``)."""
-    cache.set(_key("run-beat", session_id), time.time(), timeout=TIMEOUT_S)
+    _put(_key("run-beat", session_id), time.time(), timeout=TIMEOUT_S)
 
 
 def run_beat(session_id: str) -> Optional[float]:
@@ -205,7 +300,7 @@ def run_beat(session_id: str) -> Optional[float]:
 
 def mark_server_stopping(pid: int) -> None:
     """The server process ``pid`` is exiting: the jobs it started stop (embedded mode)."""
-    cache.set(f"server-stopping:{int(pid)}", time.time(), timeout=600)
+    _put(f"server-stopping:{int(pid)}", time.time(), timeout=600)
 
 
 def server_stopping(pid: int) -> bool:
@@ -217,7 +312,7 @@ def put_model(session_id: str, model_bytes: bytes, dataset_key: Optional[str], h
               filename: str = "backprop-studio-model.npz") -> None:
     """Keep this tab's model file, the data set it was trained on (None: any data
     set of matching size, e.g. after loading a file) and its loss history."""
-    cache.set(_key("model", session_id), {"bytes": model_bytes, "dataset_key": dataset_key,
+    _put(_key("model", session_id), {"bytes": model_bytes, "dataset_key": dataset_key,
                                           "history": history, "filename": filename})
 
 
@@ -230,7 +325,7 @@ def get_model(session_id: str) -> Optional[dict]:
 
 # -- the live state ------------------------------------------------------------------
 def put_live(session_id: str, live: dict) -> None:
-    cache.set(_key("live", session_id), live)
+    _put(_key("live", session_id), live)
 
 
 def get_live(session_id: str) -> Optional[dict]:
@@ -242,7 +337,7 @@ def get_live(session_id: str) -> Optional[dict]:
 # -- the samples the panels draw ---------------------------------------------------
 def put_probe(session_id: str, probe: dict) -> None:
     """``dashboard.data.Prepared.probe`` of the tab's run."""
-    cache.set(_key("probe", session_id), probe)
+    _put(_key("probe", session_id), probe)
 
 
 def get_probe(session_id: str) -> Optional[dict]:
@@ -253,7 +348,7 @@ def get_probe(session_id: str) -> Optional[dict]:
 
 # -- the user's CSV -----------------------------------------------------------------
 def put_csv(session_id: str, data: bytes, filename: str) -> None:
-    cache.set(_key("csv", session_id), {"bytes": data, "filename": filename})
+    _put(_key("csv", session_id), {"bytes": data, "filename": filename})
 
 
 def get_csv(session_id: str) -> Optional[dict]:
@@ -273,7 +368,7 @@ def _record_key(kind: str, record_id: Any) -> str:
 
 def put_run_progress(run_id: int, progress: dict) -> None:
     """A trial's latest progress (epoch, batch, loss, elapsed), for the Experiments section."""
-    cache.set(_record_key("run-progress", run_id), progress, timeout=3600)
+    _put(_record_key("run-progress", run_id), progress, timeout=3600)
 
 
 def get_run_progress(run_ids: list[int]) -> dict[int, dict]:
@@ -290,12 +385,12 @@ def clear_run_progress(run_id: int) -> None:
 
 def request_search_stop(search_id: int) -> None:
     """Stop search: the running trials end after their batch, the waiting ones do not start."""
-    cache.set(_record_key("search-stop", search_id), time.time(), timeout=TIMEOUT_S)
+    _put(_record_key("search-stop", search_id), time.time(), timeout=TIMEOUT_S)
 
 
 def beat_search(search_id: int) -> None:
     """The embedded job that runs a search's trials is alive (it says so between trials)."""
-    cache.set(_record_key("search-beat", search_id), time.time(), timeout=TIMEOUT_S)
+    _put(_record_key("search-beat", search_id), time.time(), timeout=TIMEOUT_S)
 
 
 def search_beat(search_id: int) -> Optional[float]:
@@ -314,7 +409,7 @@ def search_stop_requested(search_id: int) -> Optional[float]:
 # -- the run's timeline (dashboard.timeline) ---------------------------------------
 def put_timeline(session_id: str, timeline: dict) -> None:
     """The tab's run's timeline (``Timeline.to_dict``): histograms and bands of every step."""
-    cache.set(_key("timeline", session_id), timeline)
+    _put(_key("timeline", session_id), timeline)
 
 
 def get_timeline(session_id: str) -> Optional[dict]:
@@ -329,7 +424,7 @@ def _frame_key(session_id: str, serial: int) -> str:
 
 def put_frame(session_id: str, serial: int, frame: dict) -> None:
     """One kept frame of the run (the parameters and gradients at a step)."""
-    cache.set(_frame_key(session_id, serial), frame)
+    _put(_frame_key(session_id, serial), frame)
 
 
 def get_frame(session_id: str, serial: int) -> Optional[dict]:
@@ -345,7 +440,7 @@ def drop_frame(session_id: str, serial: int) -> None:
 # -- the run's evaluation (dashboard.jobs.evaluation) -----------------------------
 def put_evaluation(session_id: str, found: dict) -> None:
     """The validation split's true and predicted classes, and misclassified samples."""
-    cache.set(_key("evaluation", session_id), found)
+    _put(_key("evaluation", session_id), found)
 
 
 def get_evaluation(session_id: str) -> Optional[dict]:

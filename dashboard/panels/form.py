@@ -449,7 +449,10 @@ def read_csv(contents, label, filename, session_id):
         if len(header) < 2:
             return [], None, {"filename": filename, "error": "The CSV needs a header row with at least two "
                                                              "columns (features and a label)."}, filename
-        store.put_csv(session_id, data, filename or "data.csv")
+        try:
+            store.put_csv(session_id, data, filename or "data.csv")
+        except store.StorageError as exc:
+            return [], None, {"filename": filename, "error": f"The CSV was not kept: {exc}"}, filename
         label = header[-1]
         options = [{"label": h, "value": h} for h in header]
     else:

@@ -143,7 +143,7 @@ def send(n_clicks):
     worker answers); else the page says what to start, and stays free."""
     if not n_clicks:
         raise PreventUpdate
-    why = workers.missing()
+    why = store.space_problem() or workers.missing()
     if why:
         return no_update, jobs.live("error", why)
     return time.time(), no_update
@@ -177,8 +177,9 @@ def train(set_progress, go, session_id, spec):
             set_progress([jobs.live("error", str(exc)), _same_snapshot(session_id)])
         except Exception as exc:  # the page shows a message, the log keeps the traceback
             log.error("training failed:\n%s", traceback.format_exc())
-            set_progress([jobs.live("error", f"Training failed: {type(exc).__name__}: {exc}"),
-                          _same_snapshot(session_id)])
+            why = store.storage_failure(exc)
+            set_progress([jobs.live("error", f"Training stopped: {why}" if why else
+                                    f"Training failed: {type(exc).__name__}: {exc}"), _same_snapshot(session_id)])
     return time.time()
 
 
@@ -389,8 +390,14 @@ def _lost(session_id: str, live: dict, beat: Optional[float]) -> dict:
             if stored else " Nothing of it was saved.")
     message = (f"The training job stopped without a word (its process ended: killed, out of memory, or its worker "
                f"went away); it has been silent for {silent}.{kept}")
+    disk = store.space_problem()
+    if disk:
+        message += f" {disk}"
     lost = {**{k: v for k, v in live.items() if k not in ("paused",)}, "state": "failed", "message": message}
-    store.put_live(session_id, lost)
+    try:
+        store.put_live(session_id, lost)
+    except store.StorageError:
+        log.warning("could not store the lost run's state for session %s", session_id)
     run_id = live.get("run_id")
     if run_id is not None:
         try:
