@@ -193,6 +193,8 @@ def row_config(kind: str, settings: dict, network_init: tuple[str, dict],
     errors: dict[str, str] = {}
     for s in LAYERS[kind].settings:
         raw = settings.get(s.name, NETWORK_INIT if s.kind == "init" else s.default)
+        if s.kind in ("layer", "init", "activation", "choice"):
+            raw = _choice_value(raw)
         empty = raw is None or (isinstance(raw, str) and not raw.strip())
         if empty and s.name in blanks:
             raw, empty = blanks[s.name], False
@@ -399,9 +401,22 @@ def _output_rules(loss: Any, out_act: Any, facts: Optional[dict], errors: dict) 
                                        f"{ACTIVATIONS[LOSSES[loss].fused_activation].label.lower()} output")
 
 
+def _choice_value(value: Any) -> Any:
+    """A choice as the rules can look it up: a list or a mapping where a name belongs (a
+    request that did not come from the page) becomes a name no choice has."""
+    return value if isinstance(value, (str, int, float, bool, type(None))) else f"<{type(value).__name__}>"
+
+
+CHOICE_KEYS = ("dataset", "output_activation", "loss", "init", "optimizer")
+
+
 def check(form: dict, csv_meta: Optional[dict] = None) -> Checked:
     """Check every rule of the form and build the spec (see the module docstring)."""
     errors: dict[str, str] = {}
+    form = {**form, **{k: _choice_value(form.get(k)) for k in CHOICE_KEYS if k in form}}
+    if isinstance(form.get("layers"), list):
+        form["layers"] = [{**row, "type": _choice_value(row.get("type")), "inner": _choice_value(row.get("inner"))}
+                          if isinstance(row, dict) else {} for row in form["layers"]]
     data, facts = _data_part(form, csv_meta, errors)
     val = field_number(form, errors, "val_percent")
     if val is not None:

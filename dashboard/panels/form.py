@@ -355,8 +355,9 @@ def rows_from(type_items: list[dict], setting_items: list[dict], inner_items: li
     """Stack rows (in page order) from the pattern-matching inputs' ``{"id", "value"}`` lists."""
     settings: dict[int, dict] = {}
     for cid, value in _by_id(setting_items):
-        s = next((x for x in spec.settings_of(_type_of(type_items, cid["row"]) or "Dense", None)
-                  if x.name == cid["name"]), None)
+        kind = _type_of(type_items, cid["row"])
+        known = kind if isinstance(kind, str) and kind in spec.LAYERS else "Dense"   # spec.check names a bad type
+        s = next((x for x in spec.settings_of(known, None) if x.name == cid["name"]), None)
         if s is not None and s.kind == "bool":
             value = bool(value)
         settings.setdefault(cid["row"], {})[cid["name"]] = value
