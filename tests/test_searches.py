@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from flask import Flask
 
-from dashboard import experiments, jobs, presets, records, searches, store
+from dashboard import experiments, jobs, presets, records, searches, store, workers
 from dashboard import spec as spec_mod
 from engine import Sequential
 
@@ -257,11 +257,11 @@ def test_an_embedded_search_whose_job_is_gone_is_stopped(db, monkeypatch):
     monkeypatch.setattr(jobs, "STALE_S", 0.05)
     time.sleep(0.1)
     # With Celery the waiting trials wait for a worker ...
-    monkeypatch.setattr(searches, "_celery_app", object())
+    monkeypatch.setattr(workers, "_celery", object())
     assert searches.status(search_id)["state"] == "running"
     assert "3 waiting for a free worker" in searches.status_text(searches.status(search_id))
     # ... embedded, nobody will run them.
-    monkeypatch.setattr(searches, "_celery_app", None)
+    monkeypatch.setattr(workers, "_celery", None)
     assert searches.status(search_id)["state"] == "stopped"
     # A job that has not started yet is given JOB_START_S.
     slow, _ = searches.create(small_form(), GRID)

@@ -61,7 +61,10 @@ def test_counts_and_bands_are_numpy_s_on_bins_fixed_at_the_first_step():
             expected, _ = np.histogram(np.clip(values, edges[0], edges[-1]), bins=edges)
             np.testing.assert_array_equal(counts, expected)
             assert entry[kind]["outside"][-1] == np.count_nonzero(~inside)
-            np.testing.assert_allclose(entry[kind]["bands"][-1], np.percentile(values, PERCENTILES))
+            # (the model computes in float32: the timeline's own pass may round apart from this one by
+            # float32's precision of the values' scale, which is all of a percentile that sits at zero)
+            np.testing.assert_allclose(entry[kind]["bands"][-1], np.percentile(values, PERCENTILES),
+                                       rtol=1e-7, atol=1e-6 * np.abs(values).max())
     # Activations of a tanh layer are binned on its range; gradients start empty (no batch yet).
     assert out["layers"][0]["acts"]["edges"][[0, -1]].tolist() == [-1.0, 1.0]
     assert first["layers"][0]["grads"]["edges"] is None
