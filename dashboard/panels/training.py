@@ -137,21 +137,25 @@ dash.clientside_callback(ClientsideFunction("backprop", "trainDisabled"), Output
 
 
 @dash.callback(Output(TRAIN_GO, "data"), Output(LIVE, "data", allow_duplicate=True),
-               Input(TRAIN, "n_clicks"), prevent_initial_call=True)
-def send(n_clicks):
+               Input(TRAIN, "n_clicks"), State(form.CONFIG, "data"), prevent_initial_call=True)
+def send(n_clicks, spec):
     """A Train press sends its job only when something will run it (in Celery mode, a
-    worker answers); else the page says what to start, and stays free."""
+    worker answers) and there is room for its files; else the page says why, and stays
+    free. The job trains the config ``send`` read: a press is held back while the form is
+    still checking a value typed just before it."""
     if not n_clicks:
         raise PreventUpdate
+    if not spec:
+        return no_update, jobs.live("error", "Fix the fields marked in red first.")
     why = store.space_problem() or workers.missing()
     if why:
         return no_update, jobs.live("error", why)
-    return time.time(), no_update
+    return {"at": time.time(), "spec": spec}, no_update
 
 
 @dash.callback(
     Output(RESULT, "data"),
-    Input(TRAIN_GO, "data"), State(ids.SESSION, "data"), State(form.CONFIG, "data"),
+    Input(TRAIN_GO, "data"), State(ids.SESSION, "data"),
     background=True,
     progress=[Output(LIVE, "data"), Output(LATEST, "data")],
     running=[(Output(RUN_FIELDSET, "disabled"), True, False), (Output(STOP, "disabled"), False, True),
@@ -159,12 +163,13 @@ def send(n_clicks):
     interval=POLL_MS,
     prevent_initial_call=True,
 )
-def train(set_progress, go, session_id, spec):
-    """The Train button, once ``send`` let it go (Step presses Train when no run is on, asking
-    the run to halt after its first batch): run the engine in the background, reporting as
-    it goes."""
+def train(set_progress, go, session_id):
+    """The Train button, once ``send`` let it go with the form's config as it was at the press
+    (Step presses Train when no run is on, asking the run to halt after its first batch): run
+    the engine in the background, reporting as it goes."""
     if not go:
         raise PreventUpdate
+    spec = go.get("spec") if isinstance(go, dict) else None
     if not store.valid_session(session_id):
         set_progress([jobs.live("error", "The page has no session yet; reload it."), None])
     elif not spec:
