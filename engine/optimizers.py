@@ -17,10 +17,21 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from . import fused
 from .checks import finite_number
 from .settings import Setting
 
 Pairs = Sequence[tuple[np.ndarray, np.ndarray]]
+
+
+def _fused(name: str, *arrays: np.ndarray):
+    """The fused kernel for these arrays and their 1-D views, or (None, arrays) when the
+    NumPy path runs them (no Numba, switched off, mixed dtypes or a strided array)."""
+    dtype = arrays[0].dtype
+    run = fused.kernel(name, dtype)
+    if run is None or any(a.dtype != dtype or not a.flags.c_contiguous for a in arrays):
+        return None, arrays
+    return run, tuple(a.reshape(-1) for a in arrays)
 
 class Optimizer:
     """Base class. ``settings`` lists the parameters a person may set (see
@@ -75,11 +86,19 @@ class SGD(Optimizer):
         momentum = self.params["momentum"]
         if momentum == 0:
             for p, g in pairs:
-                p -= learning_rate * g
+                run, (p1, g1) = _fused("sgd", p, g)
+                if run is not None:
+                    run(p1, g1, p.dtype.type(learning_rate))
+                else:
+                    p -= learning_rate * g
             return
         if "velocity" not in self.state:
             self.state["velocity"] = [np.zeros_like(p) for p, _ in pairs]
         for (p, g), v in zip(pairs, self.state["velocity"]):
+            run, (p1, g1, v1) = _fused("sgd_momentum", p, g, v)
+            if run is not None:
+                run(p1, g1, v1, p.dtype.type(momentum), p.dtype.type(learning_rate))
+                continue
             v *= momentum
             v += g
             p -= learning_rate * v
@@ -89,7 +108,7 @@ class Adam(Optimizer):
     """Adam with PyTorch's update. The state keeps the moments scaled as
     ``M = m / (1 - beta1)`` and ``V = v / (1 - beta2)``, which turns each
     moment update into a multiply and an add and the whole step into ten
-    in-place passes over the parameters."""
+    in-place passes over the parameters (one, with the fused kernel)."""
 
     name = "adam"
     label = "Adam"
@@ -121,6 +140,11 @@ class Adam(Optimizer):
         c = math.sqrt((1 - b2) / (1 - b2 ** t)) / s
         e = eps / s
         for (p, g), M, V, tmp in zip(pairs, self.state["M"], self.state["V"], self.state["scratch"]):
+            run, flat = _fused("adam", p, g, M, V)
+            if run is not None:
+                # NumPy casts a Python float to the arrays' dtype; the kernel is given the same numbers.
+                run(*flat, *(p.dtype.type(x) for x in (b1, b2, c, e)))
+                continue
             M *= b1
             M += g
             V *= b2
