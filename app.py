@@ -22,6 +22,7 @@ from dash import ClientsideFunction, Dash, Input, Output, State, dcc, html
 from dashboard import ids, jobs, searches, store
 from dashboard.panels import activations, alerts, architecture, conv, evaluation, experiments, form, health, histograms, \
     network, regions, sequences, timeline, trace, training
+from engine import fused
 
 REDIS_URL = os.environ.get("REDIS_URL") or None
 celery_app = None
@@ -68,6 +69,9 @@ server = app.server
 MAX_REQUEST_BYTES = 150_000_000
 server.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 store.init_app(server, REDIS_URL)
+# The optimisers' fused kernels (when Numba is installed) load once here, before any training
+# job forks from this process or from a Celery worker's, so that no job's first step waits for them.
+fused.warm()
 
 
 def header() -> html.Header:
