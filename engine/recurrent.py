@@ -19,7 +19,8 @@ that gets the mask ``(batch, steps)`` leaves its state unchanged on a masked
 step and outputs that carried state there, as Keras does.
 
 Internally the recurrent layers work time-major, ``(steps, batch, units)``, so
-each step reads and writes one contiguous block.
+each step reads and writes one contiguous block (LSTM keeps one such array per
+gate).
 """
 from __future__ import annotations
 
@@ -178,14 +179,20 @@ class Dropout(Layer):
 
 
 class _Recurrent(Layer):
-    """What SimpleRNN and LSTM share: arguments, shapes, masks, time-major
-    layout, the gradient matmuls after the time loop.
+    """What SimpleRNN and LSTM share: arguments, shapes, masks, the time-major
+    layout and the input projection.
+
+    The input of every step gets an extra column of ones, so ``x_t W + b`` for
+    all steps is one matmul with ``[W; b]`` and, after the backward loop, the
+    gradients of ``W`` and ``b`` are one matmul too.
 
     A subclass sets ``gates`` (blocks of ``units`` columns in W, U, b) and
-    implements ``_scan(XW, M)`` (forward over time) and ``_scan_back(dH)``
-    (backward over time from the gradients ``dH`` of every output, or None
-    when only the last output ``dh_last`` was used; returns ``dZ``, the gradient of the pre-activations
-    ``z_t = x_t W + h_{t-1} U + b`` for every step).
+    implements ``_scan(xa, T, B, M)`` (the forward pass over time from the
+    inputs with ones ``xa`` ``(T * B, features + 1)``; returns the states ``H``
+    ``(T + 1, B, units)`` with ``H[0] = 0``) and ``_backprop(dH, dh_last,
+    need_input_grad)`` (the backward pass from the gradients ``dH`` of every
+    output, or None when only the last output ``dh_last`` was used; fills the
+    parameter gradients and returns the time-major input gradient or None).
     """
 
     param_names = ("W", "U", "b")
@@ -204,6 +211,7 @@ class _Recurrent(Layer):
         self.init_params = check_init(init, init_params)
         self.recurrent_init = recurrent_init
         self.recurrent_init_params = check_init(recurrent_init, recurrent_init_params, "recurrent_init")
+        self._work: dict[str, np.ndarray] = {}
 
     def compute_output_shape(self, input_shape):
         steps = input_shape[0]
@@ -223,6 +231,17 @@ class _Recurrent(Layer):
     def _initial_bias(self, dtype):
         return np.zeros(self.units * self.gates, dtype=dtype)
 
+    def _scratch(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+        """A work array of the layer's own, kept from one call to the next and
+        overwritten on each (its contents are garbage on return). A fresh
+        multi-megabyte array costs a page fault per 4 KB page on first write,
+        which here takes longer than the arithmetic done on it. Never used for
+        what the layer hands out (outputs, input gradients)."""
+        buf = self._work.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._work[name] = np.empty(shape, dtype=dtype)
+        return buf
+
     # -- forward ----------------------------------------------------------
     def forward(self, x, training=True):
         if x.ndim != 3:
@@ -239,34 +258,42 @@ class _Recurrent(Layer):
                 M = M[::-1]
             M = None if M.all() else M[:, :, None]     # (T, B, 1) for broadcasting
         T, B, n_in = xs.shape
-        self._xs = np.ascontiguousarray(xs, dtype=self.W.dtype).reshape(T * B, n_in)
-        XW = (self._xs @ self.W).reshape(T, B, -1)
-        XW += self.b
+        xa = self._scratch("xa", (T, B, n_in + 1), self.W.dtype)
+        xa[:, :, :n_in] = xs
+        xa[:, :, n_in] = 1                             # the bias' column
+        self._xa = xa.reshape(T * B, n_in + 1)
         self._M = M
-        H = self._scan(XW, M)                          # (T + 1, B, units), H[0] = 0
+        H = self._scan(self._xa, T, B, M)              # (T + 1, B, units), H[0] = 0
         self._H = H
         if self.return_sequences:
             return H[1:].transpose(1, 0, 2)
         return H[-1]
+
+    def _weights_with_bias(self) -> np.ndarray:
+        """``[W; b]``, ``(features + 1, gates * units)``: the weights of the inputs with ones."""
+        return np.concatenate([self.W, self.b[None, :]], axis=0)
+
+    def _set_input_grads(self, dWb: np.ndarray) -> None:
+        """Split the gradient of ``[W; b]`` into ``grad_W`` and ``grad_b``."""
+        self.grad_W[...] = dWb[:-1]
+        self.grad_b[...] = dWb[-1]
 
     def output_mask(self, mask):
         return mask if self.return_sequences else None
 
     # -- backward ---------------------------------------------------------
     def backward(self, grad, need_input_grad=True):
-        T, B = self._H.shape[0] - 1, self._H.shape[1]
+        B = self._H.shape[1]
         if self.return_sequences:
-            dH, dh_last = grad.transpose(1, 0, 2), np.zeros((B, self.units), dtype=grad.dtype)
+            # One contiguous (B, units) block per step for the loop to add.
+            dH = self._scratch("dH", (grad.shape[1], B, self.units), self.W.dtype)
+            dH[...] = grad.transpose(1, 0, 2)
+            dh_last = np.zeros((B, self.units), dtype=self.W.dtype)
         else:
             dH, dh_last = None, np.array(grad, dtype=self.W.dtype)   # only the last output is used
-        dZ = self._scan_back(dH, dh_last)              # (T, B, gates * units)
-        dZ2 = dZ.reshape(T * B, -1)
-        np.matmul(self._H[:-1].reshape(T * B, self.units).T, dZ2, out=self.grad_U)
-        np.matmul(self._xs.T, dZ2, out=self.grad_W)
-        dZ2.sum(axis=0, out=self.grad_b)
-        if not need_input_grad:
+        dx = self._backprop(dH, dh_last, need_input_grad)   # (T, B, in) or None
+        if dx is None:
             return None
-        dx = (dZ2 @ self.W.T).reshape(T, B, -1)
         if self.go_backwards:
             dx = dx[::-1]
         return dx.transpose(1, 0, 2)
@@ -289,10 +316,10 @@ class _Recurrent(Layer):
             values = values[::-1]
         return np.array(values.transpose(1, 0, 2))      # a copy: the layer's own arrays stay its own
 
-    def _scan(self, XW, M):
+    def _scan(self, xa, T, B, M):
         raise NotImplementedError
 
-    def _scan_back(self, dH, dh_last):
+    def _backprop(self, dH, dh_last, need_input_grad):
         raise NotImplementedError
 
     def get_config(self):
@@ -313,7 +340,8 @@ class SimpleRNN(_Recurrent):
 
     ``W`` ``(features, units)``, ``U`` ``(units, units)``, ``b`` ``(units,)``.
     Backward, from the last step down: ``dz_t = act'(z_t) * (dy_t + dh_t)``,
-    ``dh_{t-1} = dz_t U^T``; then ``dW = sum x_t^T dz_t``, ``dU = sum h_{t-1}^T dz_t``.
+    ``dh_{t-1} = dz_t U^T``; then ``dW = sum x_t^T dz_t``, ``dU = sum h_{t-1}^T dz_t``
+    (each one matmul over all steps after the loop).
     """
 
     gates = 1
@@ -328,24 +356,28 @@ class SimpleRNN(_Recurrent):
         self.act = get_activation(activation)
         self.activation = activation
 
-    def _scan(self, XW, M):
-        T, B, n = XW.shape
+    def _scan(self, xa, T, B, M):
+        n = self.units
+        XW = np.matmul(xa, self._weights_with_bias(), out=self._scratch("Z", (T * B, n), xa.dtype))
+        XW = XW.reshape(T, B, n)
         H = np.zeros((T + 1, B, n), dtype=XW.dtype)
-        self._Hnew = H if M is None else np.empty_like(H)   # unmasked outputs act(z_t)
+        self._Hnew = H if M is None else self._scratch("Hnew", H.shape, H.dtype)   # unmasked act(z_t)
+        hu = np.empty((B, n), dtype=XW.dtype)
         for t in range(T):
             z = XW[t]
-            z += H[t] @ self.U                            # XW now holds z_t
+            z += np.matmul(H[t], self.U, out=hu)          # XW now holds z_t
             self._Hnew[t + 1] = self.act.forward(z)
             if M is not None:
                 np.copyto(H[t + 1], np.where(M[t], self._Hnew[t + 1], H[t]))
         self._Z = XW
         return H
 
-    def _scan_back(self, dH, dh_last):
-        T = self._Z.shape[0]
-        dZ = np.empty_like(self._Z)
+    def _backprop(self, dH, dh_last, need_input_grad):
+        T, B, n = self._Z.shape
+        dZ = self._scratch("dZ", self._Z.shape, self._Z.dtype)
         dh = dh_last
         M = self._M
+        Ut = np.ascontiguousarray(self.U.T)
         for t in range(T - 1, -1, -1):
             if dH is not None:
                 dh = dh + dH[t]
@@ -354,10 +386,15 @@ class SimpleRNN(_Recurrent):
             else:
                 dnew, carry = dh * M[t], dh * ~M[t]
             dZ[t] = self.act.backward(self._Z[t], self._Hnew[t + 1], dnew)
-            dh = dZ[t] @ self.U.T
+            dh = dZ[t] @ Ut
             if carry is not None:
                 dh += carry
-        return dZ
+        dZ2 = dZ.reshape(T * B, n)
+        np.matmul(self._H[:-1].reshape(T * B, n).T, dZ2, out=self.grad_U)
+        self._set_input_grads(self._xa.T @ dZ2)
+        if not need_input_grad:
+            return None
+        return (dZ2 @ self.W.T).reshape(T, B, -1)
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation}
@@ -376,14 +413,32 @@ class LSTM(_Recurrent):
     ``W`` ``(features, 4 units)``, ``U`` ``(units, 4 units)``, ``b`` ``(4 units,)``;
     the forget-gate bias starts at 1 (Keras' ``unit_forget_bias``).
 
-    Speed: ``x_t W + b`` for all steps is one matmul before the loop. Since
-    ``sigmoid(z) = (1 + tanh(z / 2)) / 2``, every gate comes from a single
-    ``tanh`` over the four blocks: the sigmoid columns are halved before it
-    and mapped to ``(1 + t) / 2`` after it.
+    Speed (the time loop runs many small NumPy calls, so each one counts):
+
+    * inside, each gate has a slab of its own, ``(4, steps, batch, units)``, so a
+      gate at one step is a contiguous ``(batch, units)`` block - elementwise
+      work on column slices of a ``(batch, 4 units)`` row is about three times
+      slower;
+    * ``[x_t, 1] [W; b]`` for all steps is one matmul before the loop, and the
+      gradients of ``U``, ``W``, ``b`` and the input are matmuls over all steps
+      after the backward loop;
+    * the product with ``U`` at each step is four ``(units, units)`` products,
+      one per gate, rather than one ``(units, 4 units)`` product. OpenBLAS runs
+      a product of at most 64 x 64 x 64 multiply-adds on the calling thread, so
+      with batch 64 and 64 units each gate's product stays there, while the
+      wider one would wake another thread - which costs more than it saves at
+      this size, and much more on a busy machine;
+    * ``sigmoid(z) = (1 + tanh(z / 2)) / 2``, so all four gates come from one
+      ``tanh``: the sigmoid gates' weights are halved beforehand and their
+      values mapped to ``(1 + t) / 2`` after it.
     """
 
     gates = 4
     settings = (_s.units(32), _s.return_sequences(), _s.init())
+    # The order of the slabs inside: o, i, f, g (Keras keeps i, f, g, o). The three
+    # sigmoid gates are then slabs 0:3, one block for their rescaling; slab k holds
+    # Keras' gate _ORDER[k].
+    _ORDER = (3, 0, 1, 2)
 
     def __init__(self, units: int, return_sequences: bool = False, go_backwards: bool = False,
                  init: str = "xavier", recurrent_init: str = "orthogonal", init_params: Optional[dict] = None,
@@ -399,86 +454,117 @@ class LSTM(_Recurrent):
             b[self.units:2 * self.units] = 1
         return b
 
-    def _gate_scale(self, dtype):
-        """Column factors: 1/2 for the sigmoid gates (i, f, o), 1 for the cell (tanh)."""
+    def _to_slabs(self, A: np.ndarray) -> np.ndarray:
+        """Keras' columns ``(rows, 4 units)`` -> contiguous slabs ``(4, rows, units)`` (o, i, f, g)."""
         n = self.units
-        s = np.full(4 * n, 0.5, dtype=dtype)
-        s[2 * n:3 * n] = 1
-        return s, 0.5 - 0.5 * (s == 1).astype(dtype)     # scale and offset (0.5, 0.5, 0, 0.5)
+        return np.ascontiguousarray(A.reshape(A.shape[0], 4, n)[:, self._ORDER].transpose(1, 0, 2))
 
-    def _scan(self, XW, M):
-        T, B, n4 = XW.shape
-        n = n4 // 4
-        dt = XW.dtype
-        s, off = self._gate_scale(dt)
-        XW *= s                                            # pre-scale the sigmoid columns
-        Us = self.U * s
-        G = XW                                             # becomes the gates [i, f, g, o] in place
+    def _from_slabs(self, S: np.ndarray, out: np.ndarray) -> None:
+        """Slabs ``(4, rows, units)`` -> Keras' columns of ``out`` ``(rows, 4 units)``."""
+        n = self.units
+        for k, gate in enumerate(self._ORDER):
+            out[:, gate * n:(gate + 1) * n] = S[k]
+
+    def _scan(self, xa, T, B, M):
+        n = self.units
+        dt = xa.dtype
+        half = dt.type(0.5)
+        Wb = self._to_slabs(self._weights_with_bias())    # (4, in + 1, n)
+        Us = self._to_slabs(self.U)                        # (4, n, n)
+        Wb[:3] *= half                                     # the sigmoid gates take z / 2
+        Us[:3] *= half
+        # x_t W + b for all steps; becomes the gates in place.
+        G = np.matmul(xa, Wb, out=self._scratch("G", (4, T * B, n), dt)).reshape(4, T, B, n)
         H = np.zeros((T + 1, B, n), dtype=dt)              # states h (carried past masked steps)
-        C = np.zeros((T + 1, B, n), dtype=dt)              # states c
-        TC = np.empty((T, B, n), dtype=dt)                 # tanh of the new cell value
-        h_new = np.empty((B, n), dtype=dt)
-        c_new = np.empty((B, n), dtype=dt)
-        tmp = np.empty((B, n4), dtype=dt)
+        C = self._scratch("C", (T + 1, B, n), dt)          # states c
+        C[0] = 0
+        TC = self._scratch("TC", (T, B, n), dt)            # tanh of the new cell value
+        hu = np.empty((4, B, n), dtype=dt)                 # h_{t-1} U, one block per gate
+        ig = np.empty((B, n), dtype=dt)
+        masked = None if M is None else ~M                 # (T, B, 1): True where the step is padding
         for t in range(T):
-            g = G[t]
-            np.matmul(H[t], Us, out=tmp)
-            g += tmp
+            g = G[:, t]                                    # (4, B, n): o, i, f, g of this step
+            np.matmul(H[t], Us, out=hu)
+            g += hu
             np.tanh(g, out=g)
-            g *= s
-            g += off
-            i, f, c, o = g[:, :n], g[:, n:2 * n], g[:, 2 * n:3 * n], g[:, 3 * n:]
-            np.multiply(f, C[t], out=c_new)
-            c_new += i * c
+            sig = g[:3]
+            sig *= half
+            sig += half
+            c_new, h_new = C[t + 1], H[t + 1]
+            np.multiply(g[2], C[t], out=c_new)             # f c_{t-1}
+            c_new += np.multiply(g[1], g[3], out=ig)       # + i g
             np.tanh(c_new, out=TC[t])
-            if M is None:
-                C[t + 1] = c_new
-                np.multiply(o, TC[t], out=H[t + 1])
-            else:
-                np.multiply(o, TC[t], out=h_new)
-                np.copyto(C[t + 1], np.where(M[t], c_new, C[t]))
-                np.copyto(H[t + 1], np.where(M[t], h_new, H[t]))
+            np.multiply(g[0], TC[t], out=h_new)            # o tanh(c_t)
+            if masked is not None:                         # masked rows carry the old state
+                np.copyto(c_new, C[t], where=masked[t])
+                np.copyto(h_new, H[t], where=masked[t])
         self._G, self._C, self._TC = G, C, TC
         return H
 
-    def _scan_back(self, dH, dh_last):
+    def _backprop(self, dH, dh_last, need_input_grad):
         G, C, TC, M = self._G, self._C, self._TC, self._M
-        T, B, n = TC.shape
-        # Derivatives of the gates wrt their pre-activations, for all steps at once.
-        D = G * (1 - G)
-        D[:, :, 2 * n:3 * n] = 1 - G[:, :, 2 * n:3 * n] ** 2
-        K = G[:, :, 3 * n:] * (1 - TC * TC)                # d c_t / d h_t path: o (1 - tanh^2 c)
-        dZ = np.empty_like(G)
-        dh = dh_last                                        # d h_t, updated in place
-        dc = np.zeros((B, n), dtype=G.dtype)                # d c_t
-        Ut = np.ascontiguousarray(self.U.T)
+        _, T, B, n = G.shape
+        dt = G.dtype
+        # Derivatives of the gates wrt their pre-activations, for all steps at once:
+        # s (1 - s) for the sigmoid gates, 1 - g^2 for the cell. The backward loop
+        # multiplies them in place, step by step, into the gradients dZ of the
+        # pre-activations.
+        dZ = self._scratch("dZ", G.shape, dt)
+        np.subtract(1, G[:3], out=dZ[:3])
+        dZ[:3] *= G[:3]
+        np.multiply(G[3], G[3], out=dZ[3])
+        np.subtract(1, dZ[3], out=dZ[3])
+        K = np.multiply(TC, TC, out=self._scratch("K", TC.shape, dt))   # d c_t / d h_t = o (1 - tanh^2 c_t)
+        np.subtract(1, K, out=K)
+        K *= G[0]
+        Ut = np.ascontiguousarray(self._to_slabs(self.U).transpose(0, 2, 1))   # (4, n, n): U_k^T
+        dh = dh_last                                       # d h_t, updated in place
+        dc = np.zeros((B, n), dtype=dt)                    # d c_t
+        dg = np.empty((4, B, n), dtype=dt)                 # this step's gradients wrt the gates
+        dhu = np.empty((4, B, n), dtype=dt)
+        if M is not None:
+            Mf = M.astype(dt)                              # 1 on real steps, 0 on masked ones
+            carry = 1 - Mf
         for t in range(T - 1, -1, -1):
             if dH is not None:
                 dh += dH[t]
             if M is not None:
-                m = M[t]
-                dh_carry, dc_carry = dh * ~m, dc * ~m
-                dh *= m
-                dc *= m
-            g, dz = G[t], dZ[t]
-            np.multiply(dh, TC[t], out=dz[:, 3 * n:])       # d o
+                dh_carry, dc_carry = dh * carry[t], dc * carry[t]
+                dh *= Mf[t]
+                dc *= Mf[t]
+            g = G[:, t]
+            np.multiply(dh, TC[t], out=dg[0])              # d o
             dh *= K[t]
-            dc += dh                                        # d c_t
-            np.multiply(dc, g[:, 2 * n:3 * n], out=dz[:, :n])        # d i
-            np.multiply(dc, C[t], out=dz[:, n:2 * n])                # d f
-            np.multiply(dc, g[:, :n], out=dz[:, 2 * n:3 * n])        # d g
-            dc *= g[:, n:2 * n]                             # d c_{t-1}
-            dz *= D[t]
-            np.matmul(dz, Ut, out=dh)                       # d h_{t-1}
+            dc += dh                                       # d c_t
+            np.multiply(dc, g[3], out=dg[1])               # d i
+            np.multiply(dc, C[t], out=dg[2])               # d f
+            np.multiply(dc, g[1], out=dg[3])               # d g
+            dc *= g[2]                                     # d c_{t-1}
+            dz = dZ[:, t]
+            dz *= dg                                       # dZ[:, t] now holds d z_t
+            np.matmul(dz, Ut, out=dhu)
+            np.sum(dhu, axis=0, out=dh)                    # d h_{t-1} = sum over gates of dz_k U_k^T
             if M is not None:
                 dh += dh_carry
                 dc += dc_carry
-        return dZ
+        dZ2 = dZ.reshape(4, T * B, n)
+        self._from_slabs(np.matmul(self._H[:-1].reshape(T * B, n).T, dZ2), self.grad_U)
+        dWb = np.empty((self._xa.shape[1], 4 * n), dtype=dt)
+        self._from_slabs(np.matmul(self._xa.T, dZ2), dWb)
+        self._set_input_grads(dWb)
+        if not need_input_grad:
+            return None
+        # d x = sum over gates of dZ_k W_k^T
+        Wt = self._to_slabs(self.W).transpose(0, 2, 1)     # (4, n, in)
+        dx = np.matmul(dZ2[0], Wt[0])
+        part = self._scratch("dx part", dx.shape, dt)
+        for k in range(1, 4):
+            dx += np.matmul(dZ2[k], Wt[k], out=part)
+        return dx.reshape(T, B, -1)
 
     def _states(self):
-        n = self.units
-        return {"h": self._H[1:], "c": self._C[1:], "i": self._G[:, :, :n], "f": self._G[:, :, n:2 * n],
-                "o": self._G[:, :, 3 * n:]}
+        o, i, f, _ = self._G                               # the slabs hold o, i, f, g
+        return {"h": self._H[1:], "c": self._C[1:], "i": i, "f": f, "o": o}
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
