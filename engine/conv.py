@@ -23,9 +23,17 @@ matrix product ``cols @ W.reshape(kh * kw * C, filters)``. The backward pass is
 two more products, ``cols.T @ grad`` for ``W`` and ``grad @ W.T`` for the
 patches, whose gradients are then added back onto the pixels they came from
 (col2im: one strided addition per kernel offset, ``kh * kw`` in all).
+In NHWC one kernel row of a patch (``kw`` pixels, all channels) is one
+contiguous run of the padded image, so a patch matrix is a single strided copy.
 The batch is processed a few images at a time (``CHUNK_BYTES`` of patches):
-the patch matrix is then still in the CPU cache when the product reads it, and
-memory stays small; backward rebuilds the patches rather than keeping them.
+the patch matrix is then still in the CPU cache when the product reads it (and
+the bias, the ReLU and the ReLU's gradient run on the piece while it is there
+too), and memory stays small; backward rebuilds the patches rather than keeping
+them.
+
+Pooling with windows that tile the image (e.g. 2x2, stride 2, even sizes) is
+done on a reshaped view of the input, without gathering windows one offset at a
+time; other pools take the general path (one strided view per window offset).
 """
 from __future__ import annotations
 
@@ -33,7 +41,7 @@ import math
 from typing import Any, Optional
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from .activations import ACTIVATIONS
 from .initializers import BIAS_LIKE_WEIGHTS, check_init, initialize
@@ -42,8 +50,11 @@ from .layers import ActivatedLayer, Layer, register_layer
 from . import settings as _s
 
 PADDINGS = ("valid", "same")
-# Conv2D works through the batch in pieces whose patch matrix has about this size.
-CHUNK_BYTES = 1 << 21
+# Conv2D works through the batch in pieces whose patch matrix has about this size:
+# small enough to stay in the CPU's last-level cache, large enough that the matrix
+# products are few (each one is a start and a wait for BLAS's threads, which costs
+# most when other programs share the cores).
+CHUNK_BYTES = 1 << 23
 
 
 # -- argument checks and geometry ----------------------------------------------
@@ -86,6 +97,73 @@ def _axis_geometry(n: int, k: int, s: int, padding: str) -> tuple[int, int, int]
     return (n - k) // s + 1, 0, 0
 
 
+def _bordered(shape: tuple[int, ...], pads: tuple[int, int, int, int], dtype: Any,
+              value: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """A new C-contiguous array for a batch of ``shape`` (n, h, w, c) with a border of
+    ``pads`` (top, bottom, left, right) set to ``value``, and the view of its inside
+    (left for the caller to fill: writing only the border saves a pass over it all)."""
+    n, h, w, c = shape
+    top, bottom, left, right = pads
+    out = np.empty((n, h + top + bottom, w + left + right, c), dtype)
+    out[:, :top] = value
+    out[:, top + h:] = value
+    out[:, top:top + h, :left] = value
+    out[:, top:top + h, left + w:] = value
+    return out, out[:, top:top + h, left:left + w]
+
+
+class _Scratch:
+    """Work arrays a layer reuses from one call to the next. They hold nothing the
+    layer keeps (every call writes what it then reads, and the arrays a pass keeps
+    or returns are new ones), so reusing them changes no result; it saves
+    allocating large arrays, and the operating system mapping their memory in
+    afresh, for every batch."""
+
+    def __init__(self):
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """A C-contiguous array of ``shape`` (uninitialised) that stays ``name``'s."""
+        size = math.prod(shape)
+        arr = self._arrays.get(name)
+        if arr is None or arr.dtype != dtype or arr.size < size:
+            arr = self._arrays[name] = np.empty(size, dtype)
+        return arr[:size].reshape(shape)
+
+
+def _patch_matrices(xp: np.ndarray, kernel: tuple[int, int], strides: tuple[int, int],
+                    out_hw: tuple[int, int], scratch: _Scratch, name: str, ones: bool = False):
+    """Yield ``(images, cols)`` for pieces of the C-contiguous batch ``xp`` whose patch
+    matrix has about ``CHUNK_BYTES``: ``cols`` holds every ``kernel``-sized patch of
+    ``xp[images]`` (moved by ``strides``, ``out_hw`` of them per image) as one row,
+    ``(len(images) * out_h * out_w, kh * kw * c)``, each row ordered ``(p, q, c)``
+    like a kernel's first three axes; with ``ones`` a last column of ones follows
+    (it multiplies the bias row of a kernel matrix). ``cols`` is the work array
+    ``name`` of ``scratch``, reused from piece to piece: it is only valid until the
+    next one."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, strides, out_hw
+    n, hp, wp, c = xp.shape
+    e = xp.itemsize
+    k = kh * kw * c
+    row = k + 1 if ones else k                                     # values per patch row
+    per = max(1, min(n, CHUNK_BYTES // max(1, oh * ow * row * e)))
+    buf = scratch.get(name, (per * oh * ow, row), xp.dtype)
+    if ones:
+        buf[:, k] = 1
+    # Kernel row p of the patch at output (y, x) is xp[y*sh + p, x*sw : x*sw + kw, :], one
+    # contiguous run of kw * c values in NHWC; so a view (images, out_h, out_w, kh, kw * c)
+    # over the images and one copy of it into the same axes of the buffer make the matrix.
+    # (Strides from the shapes: NumPy may report any stride for an axis of length 1.)
+    shape = (per, oh, ow, kh, kw * c)
+    image_view = (hp * wp * c * e, sh * wp * c * e, sw * c * e, wp * c * e, e)
+    target = as_strided(buf, shape, (oh * ow * row * e, ow * row * e, row * e, kw * c * e, e))
+    for i in range(0, n, per):
+        m = min(per, n - i)
+        windows = as_strided(xp[i:i + m], (m,) + shape[1:], image_view, writeable=False)
+        np.copyto(target[:m], windows)
+        yield slice(i, i + m), buf[:m * oh * ow]
+
+
 class _Window:
     """The geometry a windowed layer (convolution or pooling) shares: window
     ``(kh, kw)``, strides ``(sh, sw)``, padding and the resulting output size."""
@@ -107,13 +185,13 @@ class _Window:
         return bool(self.pad_top or self.pad_bottom or self.pad_left or self.pad_right)
 
     def _pad(self, x: np.ndarray, value: float = 0.0) -> np.ndarray:
-        """``x`` with the 'same' padding around it (``x`` itself when there is none)."""
+        """``x`` with the 'same' padding around it, C-contiguous (``x`` itself when
+        it already is and there is no padding)."""
         if not self._padded:
-            return x
-        n, h, w, c = x.shape
-        xp = np.empty((n, h + self.pad_top + self.pad_bottom, w + self.pad_left + self.pad_right, c), x.dtype)
-        xp.fill(value)
-        xp[:, self.pad_top:self.pad_top + h, self.pad_left:self.pad_left + w] = x
+            return np.ascontiguousarray(x)
+        xp, inside = _bordered(x.shape, (self.pad_top, self.pad_bottom, self.pad_left, self.pad_right),
+                               x.dtype, value)
+        inside[...] = x
         return xp
 
     def _unpad(self, gp: np.ndarray) -> np.ndarray:
@@ -163,6 +241,7 @@ class Conv2D(_Window, ActivatedLayer):
         self.init = init
         self.init_params = check_init(init, init_params)
         self.use_bias = bool(use_bias)
+        self._scratch = _Scratch()
 
     def compute_output_shape(self, input_shape):
         return (self.out_h, self.out_w, self.filters)
@@ -182,63 +261,106 @@ class Conv2D(_Window, ActivatedLayer):
         self._add_param("b", b)
         return super().build(input_shape, rng, dtype)
 
-    def _im2col(self, xp: np.ndarray) -> np.ndarray:
-        """All patches of the padded images ``xp`` as rows: ``(n * out_h * out_w, kh * kw * c)``,
-        each row ordered ``(p, q, c)`` like ``W``'s first three axes."""
-        kh, kw = self.kernel_size
-        sh, sw = self.strides
-        # (n, H', W', c, kh, kw) view of every window, subsampled by the strides ...
-        windows = sliding_window_view(xp, (kh, kw), axis=(1, 2))[:, ::sh, ::sw][:, :self.out_h, :self.out_w]
-        # ... reordered to (n, out_h, out_w, kh, kw, c); the reshape makes the one copy.
-        return windows.transpose(0, 1, 2, 4, 5, 3).reshape(-1, kh * kw * xp.shape[3])
+    def _patches(self, xp: np.ndarray):
+        """The patch matrices of the padded batch ``xp``, piece by piece (``_patch_matrices``),
+        with a column of ones for the bias when the layer has one."""
+        return _patch_matrices(xp, self.kernel_size, self.strides, (self.out_h, self.out_w),
+                               self._scratch, "patches", ones=self.use_bias)
 
-    def _chunks(self, n: int, itemsize: int):
-        """Slices of the batch whose patch matrix stays small (about ``CHUNK_BYTES``),
-        so that it is still in the cache when the matrix products read it."""
-        kh, kw = self.kernel_size
-        row_bytes = kh * kw * self.input_shape[2] * itemsize
-        per_image = max(1, CHUNK_BYTES // (self.out_h * self.out_w * row_bytes))
-        return [slice(i, min(i + per_image, n)) for i in range(0, n, per_image)]
+    def _kernel_matrix(self) -> np.ndarray:
+        """``W`` as a ``(kh*kw*c, filters)`` matrix, with ``b`` as one more row when the
+        layer has a bias: the products then add the bias (and, backward, sum its
+        gradient) on their own, which saves a pass over the output each way."""
+        W = self.W.reshape(-1, self.filters)
+        return np.concatenate([W, self.b[None, :]]) if self.use_bias else W
 
     def forward(self, x, training=True):
         _check_batch(self, x)
         xp = self._pad(x)                                         # (n, h + pads, w + pads, c)
-        W = self.W.reshape(-1, self.filters)                      # (kh*kw*c, filters)
-        u = np.empty((x.shape[0], self.out_h, self.out_w, self.filters), dtype=np.result_type(xp, W))
-        for s in self._chunks(x.shape[0], xp.itemsize):
-            us = u[s].reshape(-1, self.filters)                   # (images*out_h*out_w, filters), a view
-            np.matmul(self._im2col(xp[s]), W, out=us)
-            if self.use_bias:
-                us += self.b
+        F = self.filters
+        W = self._kernel_matrix()
+        u = np.empty((x.shape[0], self.out_h, self.out_w, F), dtype=np.result_type(xp, W))
+        # ReLU runs on each piece while it is still in the cache. In inference nothing
+        # needs u afterwards, so the ReLU overwrites it instead of filling a new array.
+        relu = self.activation == "relu"
+        a = np.empty_like(u) if relu and training else u
+        for s, cols in self._patches(xp):
+            us = u[s].reshape(-1, F)                              # (images*out_h*out_w, filters), a view
+            np.matmul(cols, W, out=us)
+            if relu:
+                np.maximum(us, 0, out=a[s].reshape(-1, F))
         self._xp = xp if training else None
-        return self.activate(u)
+        if not relu:
+            return self.activate(u)
+        self._u, self._a = (u, a) if training else (None, None)
+        return a
+
+    def _grad_u(self, grad: np.ndarray, s: slice, from_preactivation: bool) -> np.ndarray:
+        """dL/du for the images ``s``, as a C-contiguous ``(rows, filters)`` matrix.
+        Every activation acts on each pixel on its own, so a piece of the batch can
+        go through it alone (and stays in the cache for the products that follow)."""
+        g = grad[s] if from_preactivation else self.act.backward(self._u[s], self._a[s], grad[s])
+        return np.ascontiguousarray(g).reshape(-1, self.filters)
+
+    @property
+    def _grad_by_convolution(self) -> bool:
+        """With stride 1 the input gradient is itself a convolution (see
+        ``_input_grad_by_convolution``); 'same' padding keeps it the size of the
+        forward one. Other geometries add the patch gradients back (col2im)."""
+        return self.strides == (1, 1) and self.padding == "same"
 
     def backward(self, grad, need_input_grad=True, from_preactivation=False):
         if self._xp is None:
             raise ValueError("Conv2D.backward needs a forward pass with training=True first")
         xp, F = self._xp, self.filters
-        gu = np.ascontiguousarray(self.activation_backward(grad, from_preactivation))   # (n, out_h, out_w, F)
-        W = self.W.reshape(-1, F)
-        gW = self.grad_W.reshape(-1, F)                           # a view: filled in place
-        gW[...] = 0
-        gxp = np.zeros(xp.shape, dtype=gu.dtype) if need_input_grad else None
         kh, kw = self.kernel_size
-        for s in self._chunks(xp.shape[0], xp.itemsize):
-            cols = self._im2col(xp[s])                            # recomputed: cheaper than keeping it
-            g = gu[s].reshape(-1, F)
-            gW += cols.T @ g                                      # dL/dW = patches^T . dL/du
-            if need_input_grad:
-                gcols = (g @ W.T).reshape(-1, self.out_h, self.out_w, kh, kw, xp.shape[3])
+        oh, ow = self.out_h, self.out_w
+        W = self.W.reshape(-1, F)
+        k = W.shape[0]
+        gW = self.grad_W.reshape(-1, F)                           # views: filled in place
+        gW[...] = 0
+        self.grad_b[...] = 0
+        dtype = np.result_type(grad, W)
+        by_convolution = need_input_grad and self._grad_by_convolution
+        if by_convolution:
+            # dL/du with the border the transposed convolution needs, filled piece by piece.
+            gup, gu_inside = _bordered((xp.shape[0], oh, ow, F), (kh - 1 - self.pad_top, kh - 1 - self.pad_bottom,
+                                                                  kw - 1 - self.pad_left, kw - 1 - self.pad_right),
+                                       dtype)
+        elif need_input_grad:
+            gxp = np.zeros(xp.shape, dtype=dtype)
+        for s, cols in self._patches(xp):                         # patches rebuilt: cheaper than keeping them
+            g = self._grad_u(grad, s, from_preactivation)         # (rows, F)
+            # dL/dW = patches^T . dL/du; the column of ones gives dL/db = column sums of dL/du.
+            gWb = cols.T @ g
+            gW += gWb[:k]
+            if self.use_bias:
+                self.grad_b += gWb[k]
+            if by_convolution:
+                gu_inside[s] = g.reshape(-1, oh, ow, F)
+            elif need_input_grad:
+                gcols = np.matmul(g, W.T, out=self._scratch.get("grad_patches", (len(g), k), dtype))
+                gcols = gcols.reshape(-1, oh, ow, kh, kw, xp.shape[3])
                 # col2im: every patch entry adds its gradient back onto the pixel it was copied from.
                 gs = gxp[s]
                 for p in range(kh):
                     for q in range(kw):
                         gs[self._at(p, q)] += gcols[:, :, :, p, q, :]
-        if self.use_bias:
-            gu.reshape(-1, F).sum(axis=0, out=self.grad_b)
-        else:
-            self.grad_b[...] = 0
+        if by_convolution:
+            return self._input_grad_by_convolution(gup, dtype)
         return self._unpad(gxp) if need_input_grad else None
+
+    def _input_grad_by_convolution(self, gup: np.ndarray, dtype: Any) -> np.ndarray:
+        """dL/dx for stride 1 from dL/du padded by ``k - 1 - pad`` on each side (``gup``):
+        ``dx[n, i, j, c] = sum_{p, q, f} gup[n, i + p, j + q, f] * W[kh-1-p, kw-1-q, c, f]``,
+        a 'valid' convolution with the kernel turned by 180 degrees and its channel axes
+        swapped. It writes every input pixel once, where col2im adds ``kh * kw`` times."""
+        h, w, c = self.input_shape
+        W_turned = self.W[::-1, ::-1].transpose(0, 1, 3, 2).reshape(-1, c)   # (kh*kw*filters, c), a copy
+        gx = np.empty((gup.shape[0], h, w, c), dtype)
+        for s, cols in _patch_matrices(gup, self.kernel_size, (1, 1), (h, w), self._scratch, "grad_patches"):
+            np.matmul(cols, W_turned, out=gx[s].reshape(-1, c))
+        return gx
 
     def set_keras_weights(self, arrays):
         if not self.use_bias:
@@ -306,23 +428,46 @@ class MaxPool2D(_Pool2D):
 
     keras_class_name = "MaxPooling2D"
 
+    def build(self, input_shape, rng, dtype):
+        out = super().build(input_shape, rng, dtype)
+        (ph, pw), (h, w) = self.pool_size, self.input_shape[:2]
+        # Windows side by side that cover the image exactly (e.g. 2x2, stride 2, even sizes):
+        # the pool is then a reduction over axes of a reshaped view (see _tiled_forward).
+        self._tiled = (self.strides == self.pool_size and not self._padded and h % ph == 0 and w % pw == 0)
+        return out
+
     def forward(self, x, training=True):
         _check_batch(self, x)
-        xp = self._pad(x, -np.inf)
-        out = None
-        for i, j in self._offsets():
-            if out is None:
-                out = xp[self._at(i, j)].copy()
-            else:
-                np.maximum(out, xp[self._at(i, j)], out=out)
+        if self._tiled:
+            xp, out = x, self._tiled_forward(x)
+        else:
+            xp = self._pad(x, -np.inf)
+            out = None
+            for i, j in self._offsets():
+                if out is None:
+                    out = xp[self._at(i, j)].copy()
+                else:
+                    np.maximum(out, xp[self._at(i, j)], out=out)
         self._xp, self._out = (xp, out) if training else (None, None)
         return out
+
+    def _tiled_forward(self, x: np.ndarray) -> np.ndarray:
+        n, h, w, c = x.shape
+        (ph, pw), oh, ow = self.pool_size, self.out_h, self.out_w
+        # First the ph image rows of each window row (long contiguous runs of w * c values) ...
+        rows = x.reshape(n, oh, ph, w * c)
+        m = _maximum([rows[:, :, i] for i in range(ph)])             # (n, oh, w * c)
+        # ... then the pw pixels of each window within that row.
+        cols = m.reshape(n, oh, ow, pw, c)
+        return _maximum([cols[:, :, :, j] for j in range(pw)])      # (n, oh, ow, c)
 
     def backward(self, grad, need_input_grad=True):
         if not need_input_grad:
             return None
         if self._xp is None:
             raise ValueError("MaxPool2D.backward needs a forward pass with training=True first")
+        if self._tiled:
+            return self._tiled_backward(grad)
         gxp = np.zeros(self._xp.shape, dtype=grad.dtype)
         taken = np.zeros(self._out.shape, dtype=bool)       # outputs whose maximum is already routed
         hit = np.empty_like(taken)
@@ -332,6 +477,35 @@ class MaxPool2D(_Pool2D):
             taken |= hit
             gxp[self._at(i, j)] += grad * hit
         return self._unpad(gxp)
+
+    def _tiled_backward(self, grad: np.ndarray) -> np.ndarray:
+        x = self._xp
+        n, h, w, c = x.shape
+        (ph, pw), oh, ow = self.pool_size, self.out_h, self.out_w
+        # Every input pixel with the axes (n, oh, ph, ow, pw, c): window, then place in the window.
+        shape6 = (n, oh, ph, ow, pw, c)
+        hit = x.reshape(shape6) == self._out[:, :, None, :, None, :]     # the pixels equal to their window's max
+        # Ties: only the first maximum in row-major window order keeps its mark (as PyTorch).
+        offsets = self._offsets()
+        taken = hit[:, :, 0, :, 0].copy()
+        for k, (i, j) in enumerate(offsets[1:], start=2):
+            mark = hit[:, :, i, :, j]
+            np.greater(mark, taken, out=mark)                   # a maximum here, and none before it
+            if k < len(offsets):
+                np.logical_or(taken, mark, out=taken)
+        gx = np.empty(x.shape, dtype=grad.dtype)
+        np.multiply(hit, grad[:, :, None, :, None, :], out=gx.reshape(shape6))
+        return gx
+
+
+def _maximum(views: list[np.ndarray]) -> np.ndarray:
+    """Elementwise maximum of same-shape arrays, as a new array."""
+    if len(views) == 1:
+        return views[0].copy()
+    out = np.maximum(views[0], views[1])
+    for v in views[2:]:
+        np.maximum(out, v, out=out)
+    return out
 
 
 @register_layer
