@@ -18,6 +18,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             };
         }
         const statusShown = differ();
+        const pauseShown = differ();
         const STALE_MS = 3000;      // dashboard/panels/training.py STALE_MS
         const formShown = {};
 
@@ -60,13 +61,28 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             // panels/training.py: Train needs a valid spec.
             trainDisabled: function (spec) { return !spec; },
 
+            // panels/training.py, panels/experiments.py: a button press with the form's config
+            // ({n: clicks, config}). The config is an Input so that a press waits for the check
+            // of a value typed just before it; a change of the config alone gives nothing.
+            pressed: function (n, config) {
+                const ctx = window.dash_clientside.callback_context;
+                const clicked = (ctx.triggered || []).some(t => /\.n_clicks$/.test(t.prop_id));
+                return (clicked && n) ? {n: n, config: config || null} : NU();
+            },
+
             // panels/training.py: the run's snapshot versions reach the panels through the
             // gate of assets/refresh.js; the run's last one (done, stopped, failed) at once.
             gate: function (latest, current, live) {
                 return window.backpropRefresh.gate(latest, current, !live || live.state !== "running" || !!live.paused);
             },
 
-            // panels/training.py: progress bars, the status line and the validation metrics.
+            // panels/training.py: the status line, the bars and the metrics, then the Pause buttons.
+            progress: function (live) {
+                const b = window.dash_clientside.backprop;
+                return b.status(live).concat(b.pauseLabel(live));
+            },
+
+            // progress: progress bars, the status line and the validation metrics.
             status: function (live) {
                 window.backpropLiveSeen = Date.now();
                 if (!live) { return [NU(), NU(), NU(), NU(), NU(), NU(), NU(), NU()]; }
@@ -110,22 +126,23 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 return NU();
             },
 
-            // panels/training.py: the Pause button reads Resume while the run is halted.
+            // progress: the Pause button reads Resume while the run is halted; both Pause
+            // buttons are enabled only while a run is on.
             pauseLabel: function (live) {
                 const on = !!(live && live.state === "running");
                 const paused = on && !!live.paused;
                 const label = paused ? "Resume" : "Pause";
-                return [label, paused ? "btn btn-primary" : "btn btn-ghost", label, !on, !on];
+                const changed = pauseShown;
+                return [changed("label", label), changed("class", paused ? "btn btn-primary" : "btn btn-ghost"),
+                        changed("graphLabel", label), changed("graphDisabled", !on), changed("disabled", !on)];
             },
 
             // panels/network.py: assets/graph.js toggles an edge's label in Cytoscape's own tap
-            // listener; this mirrors the result into a store and a readout (for tests).
+            // listener (and writes the readout at once); this mirrors the result into a store
+            // and the readout's children through Dash.
             edgeReadout: function (tap) {
                 if (!tap || !tap.id || !window.backpropGraph) { return [NU(), NU()]; }
-                const ids = window.backpropGraph.labelled();
-                const readout = JSON.stringify({id: tap.id, shown: ids.indexOf(tap.id) >= 0, label: tap.label,
-                                                w: tap.w, dw: tap.dw, labelled: ids});
-                return [ids, readout];
+                return [window.backpropGraph.labelled(), window.backpropGraph.readoutText(tap)];
             },
 
             // panels/architecture.py: a tap on a layer chooses it; on the input node, clears the choice.

@@ -7,12 +7,14 @@
  *
  *   backpropGraph.cy()              the Cytoscape instance of the graph (or null)
  *   backpropGraph.labelled()        ids of the labelled edges, in clicking order
+ *   backpropGraph.readoutText(tap)  the readout's JSON for a tapped edge's data (#edge-label-readout)
  *   backpropGraph.edgePoint(edgeId) page coordinates {x, y} where a mouse click hits that
  *                                   edge, or null when no such point is found (for tests)
  */
 window.backpropGraph = (function () {
     const GRAPH_ID = "network-graph";
     const LABELLED_CLASS = "labelled";
+    const READOUT_ID = "edge-label-readout";
     const labelled = new Set();
 
     function cy() {
@@ -34,12 +36,29 @@ window.backpropGraph = (function () {
                 labelled.add(id);
                 edge.addClass(LABELLED_CLASS);
             }
+            showReadout(edge);
         });
         // A refresh may add the edge again, or set its classes anew: the label stays.
         c.on("add class style", "edge", function (event) {
             const edge = event.target;
             if (labelled.has(edge.id()) && !edge.hasClass(LABELLED_CLASS)) { edge.addClass(LABELLED_CLASS); }
         });
+    }
+
+    // The readout of the edge just toggled, written at once: the clientside callback
+    // edgeReadout (assets/clientside.js) writes the same text through Dash, which waits
+    // its turn behind whatever else the page is doing while a run trains.
+    function showReadout(edge) {
+        const el = document.getElementById(READOUT_ID);
+        if (!el) { return; }
+        const d = edge.data();
+        el.textContent = readoutText({id: d.id, label: d.label, w: d.w, dw: d.dw});
+    }
+
+    function readoutText(tap) {
+        const ids = labelledIds();
+        return JSON.stringify({id: tap.id, shown: ids.indexOf(tap.id) >= 0, label: tap.label, w: tap.w, dw: tap.dw,
+                               labelled: ids});
     }
 
     // The graph mounts (and may remount) after this script runs: attach to each new instance.
@@ -80,7 +99,7 @@ window.backpropGraph = (function () {
         return Array.from(labelled).filter(id => !c || c.getElementById(id).nonempty());
     }
 
-    return {cy: cy, labelled: labelledIds, edgePoint: edgePoint};
+    return {cy: cy, labelled: labelledIds, edgePoint: edgePoint, readoutText: readoutText};
 })();
 
 /* The computation graph (dashboard/panels/trace.py) is shown and filled in one update:

@@ -19,9 +19,12 @@
  */
 window.backpropRefresh = (function () {
     const TARGET = "snapshot-version";
-    const MIN_MS = 500;        // never faster than the job publishes
+    // Once a second at most: the job publishes twice a second, but each version redraws every
+    // panel on screen, and the browser shares the machine's cores with the training job (the
+    // progress bars and the status line still follow every version of the live state).
+    const MIN_MS = 1000;
     const MAX_MS = 4000;       // however slow the browser, a version at least this often
-    const COST_FACTOR = 3;     // redraws take at most about a third of the main thread
+    const COST_FACTOR = 4;     // redraws take at most about a quarter of the main thread
     const QUIET_MS = 350;      // the user acted less than this ago: hold the refresh...
     const HOLD_MAX_MS = 1500;  // ...but not for longer than this past its time
 

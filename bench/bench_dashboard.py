@@ -1,14 +1,15 @@
 """The dashboard as a user has it: the app in its embedded mode, driven by headless
 Chromium, against the product targets of the spec ("The dashboard"):
 
-(a) training inside the dashboard, page open, reaches >= 80% of the engine's own
+(a) training inside the dashboard, page open, reaches >= 90% of the engine's own
     ``model.fit`` throughput on the same configuration (moons 2-8-8-2, digits 64-64-64-10);
 (b) while a run trains, changing the histogram panel's layer selection redraws the
     figure in < 200 ms at the 95th percentile (user's click -> figure in the page;
     the server's part from the browser's network timing);
-(c) the first page load (navigation -> Train enabled) takes < 2 s (median of 5 fresh pages);
-(d) an edge click shows its label in < 100 ms (class on the edge, and the readout);
-(e) a CNN trained inside the dashboard reaches >= 80% of the engine's standalone
+(c) the first page load (navigation -> Train enabled) takes < 1 s (median of 5 fresh pages);
+(d) an edge click shows its label in < 100 ms at the 95th percentile, measured click to pixels
+    (Cytoscape's first frame drawn with the label; the readout's text beside it);
+(e) a CNN trained inside the dashboard reaches >= 90% of the engine's standalone
     throughput on the same stack (preset "CNN (conv-pool ×2)" on digits, and on MNIST);
 (f) while a run trains, the convolution and sequence views redraw in < 300 ms at the
     95th percentile: after the user changes a sample or a layer (click -> figure), and
@@ -22,7 +23,8 @@ The standalone baselines build the model and the arrays the way the training job
 preset, then field edits), as a user would.
 
 Benchmarks are not tests: this prints numbers, ratios and targets, and asserts nothing
-(a step that never happens is counted and reported, not raised).
+(a step that never happens is counted and reported, not raised; a part that fails on the
+way prints its result line with the failure counted, and the other parts still run).
 The machine's cores are shared by the server, the training job, the browser and this script.
 """
 from __future__ import annotations
@@ -58,7 +60,7 @@ CNN_CONFIGS = {
 }
 CNN_WINDOW_S = 15.0      # (e): the run's throughput after this long, then Stop
 
-TARGETS = {"throughput": 0.80, "hist_p95_ms": 200, "load_s": 2.0, "edge_ms": 100, "view_p95_ms": 300}
+TARGETS = {"throughput": 0.90, "hist_p95_ms": 200, "load_s": 1.0, "edge_ms": 100, "view_p95_ms": 300}
 
 
 def config_form(cfg: dict, **fields) -> dict:
@@ -252,6 +254,9 @@ def bench_hist_latency(browser, app, name, cfg, samples) -> dict:
             nonlocal want, failures
             want = [1, 2] if want == [1] else [1]
             mark = calls.mark()
+            if not second.is_visible():         # the menu closed (a redraw under it, the run's end): open it again
+                page.click("#hist-layer-select")
+                second.wait_for(state="visible", timeout=10_000)
             box = second.bounding_box()
             page.evaluate("() => { window.__bps.pointerdown = null; }")
             page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -296,16 +301,20 @@ def bench_hist_latency(browser, app, name, cfg, samples) -> dict:
 
 # -- (d) edge click -> label ------------------------------------------------------------
 
-# Watch one click: when the edge's class flips (checked every frame) and when the readout
-# names the edge in its new state (checked on every DOM change of the readout).
+# Watch one click: when the edge's class flips (Cytoscape's "class" event), when Cytoscape has
+# drawn its first frame with the new class (its "render" event after the flip: the label's
+# pixels are on the canvas) and when the readout names the edge in its new state (checked on
+# every DOM change of the readout).
 ARM_EDGE = """([id, shown]) => {
-    const w = window.__bps.edge = {id: id, shown: shown, cls: null, readout: null};
+    const w = window.__bps.edge = {id: id, shown: shown, cls: null, pixels: null, readout: null};
     const cy = window.backpropGraph.cy();
-    const frame = () => {
-        if (w.cls === null && cy.getElementById(id).hasClass('labelled') === shown) { w.cls = performance.now(); }
-        if (w.cls === null && window.__bps.edge === w) { requestAnimationFrame(frame); }
+    const onClass = () => {
+        if (w.cls !== null || cy.getElementById(id).hasClass('labelled') !== shown) { return; }
+        w.cls = performance.now();
+        cy.removeListener('class', 'edge', onClass);
+        cy.one('render', () => { w.pixels = performance.now(); });
     };
-    requestAnimationFrame(frame);
+    cy.on('class', 'edge', onClass);
     const el = document.getElementById('edge-label-readout');
     const check = () => {
         try {
@@ -321,8 +330,9 @@ ARM_EDGE = """([id, shown]) => {
 def bench_edge_clicks(browser, app, clicks, during_training: bool) -> dict:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     context, page = new_page(browser)
-    cls_ms, readout_ms = [], []
-    failures = {"no point on the edge": 0, "class never flipped": 0, "readout never shown": 0,
+    pixel_ms, readout_ms = [], []
+    failures = {"no point on the edge": 0, "class never flipped": 0, "label never drawn": 0,
+                "readout never shown": 0,
                 "label dropped by a redraw before the click, so the click hid it in graph.js": 0}
     try:
         open_dashboard(page, app.url)
@@ -345,19 +355,20 @@ def bench_edge_clicks(browser, app, clicks, during_training: bool) -> dict:
             page.evaluate(ARM_EDGE, [edge, shown])
             page.mouse.click(point["x"], point["y"])
             try:
-                page.wait_for_function("() => { const w = window.__bps.edge; return w.cls !== null && "
+                page.wait_for_function("() => { const w = window.__bps.edge; return w.pixels !== null && "
                                        "w.readout !== null; }", timeout=5_000)
             except PlaywrightTimeout:
                 w = page.evaluate("() => window.__bps.edge")
                 if w["cls"] is None and listed and not has_class:
                     failures["label dropped by a redraw before the click, so the click hid it in graph.js"] += 1
                 else:
-                    failures["class never flipped" if w["cls"] is None else "readout never shown"] += 1
+                    failures["class never flipped" if w["cls"] is None else
+                             "label never drawn" if w["pixels"] is None else "readout never shown"] += 1
                 time.sleep(0.3)
                 continue
-            w = page.evaluate("() => ({t0: window.__bps.pointerdown, cls: window.__bps.edge.cls, "
+            w = page.evaluate("() => ({t0: window.__bps.pointerdown, pixels: window.__bps.edge.pixels, "
                               "readout: window.__bps.edge.readout})")
-            cls_ms.append(w["cls"] - w["t0"])
+            pixel_ms.append(w["pixels"] - w["t0"])
             readout_ms.append(w["readout"] - w["t0"])
             time.sleep(0.1 + 0.1 * (i % 3))
         if during_training:
@@ -365,15 +376,15 @@ def bench_edge_clicks(browser, app, clicks, during_training: bool) -> dict:
     finally:
         context.close()
     when = "during a run" if during_training else "after a run"
-    p95 = pct(readout_ms, 95)
+    p95 = pct(pixel_ms, 95)
     failed = sum(failures.values())
     detail = ", ".join(f"{k} {v}" for k, v in failures.items() if v) or "none"
-    print(f"(d) edge click -> label, {when} ({len(readout_ms)} of {clicks} clicks measured; failures: {failed} "
-          f"({detail})): class on the edge (next frame) median {pct(cls_ms, 50):.0f} ms, p95 {pct(cls_ms, 95):.0f} "
-          f"ms; readout median {pct(readout_ms, 50):.0f} ms, p95 {p95:.0f} ms, max "
-          f"{max(readout_ms, default=float('nan')):.0f} ms; target < {TARGETS['edge_ms']} ms: "
+    print(f"(d) edge click -> label, {when} ({len(pixel_ms)} of {clicks} clicks measured; failures: {failed} "
+          f"({detail})): label drawn (click to pixels) median {pct(pixel_ms, 50):.0f} ms, p95 {p95:.0f} ms, max "
+          f"{max(pixel_ms, default=float('nan')):.0f} ms; readout median {pct(readout_ms, 50):.0f} ms, p95 "
+          f"{pct(readout_ms, 95):.0f} ms; target p95 < {TARGETS['edge_ms']} ms: "
           f"{verdict(p95 < TARGETS['edge_ms'] and not failed)}")
-    return {"readout_p95": p95, "failures": failed}
+    return {"pixels_p95": p95, "failures": failed}
 
 
 # -- (f) the conv and sequence views while a run trains ---------------------------------------------
@@ -606,6 +617,14 @@ def bench_sequence_views(browser, app, samples: int) -> None:
         report_page("sequences panel in view", passive_out["page"])
 
 
+def _baseline(label: str, measure):
+    try:
+        return measure()
+    except Exception as exc:  # noqa: BLE001 - reported; the part that needs it fails and is counted
+        print(f"{label}: the standalone baseline failed ({type(exc).__name__}: {exc})", flush=True)
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="a,b,c,d,e,f", help="which parts to run (comma-separated letters)")
@@ -618,41 +637,72 @@ def main() -> None:
     print(f"Backprop Studio dashboard benchmark · CPU {cpu_model()} · {os.cpu_count()} cores · {numpy_info()}")
     baselines, cnn_baselines = {}, {}
     # before the app starts: nothing else competes for the cores
+    # (a baseline that fails leaves None: its part then fails and says so)
     if "a" in parts:
         for name, cfg in configs.items():
-            baselines[name] = standalone(config_form(cfg, epochs=cfg["epochs"]))
+            baselines[name] = _baseline(f"(a) {name}", lambda: standalone(config_form(cfg, epochs=cfg["epochs"])))
     if "e" in parts:
         for name, cfg in CNN_CONFIGS.items():
-            cnn_baselines[name] = standalone(config_form(cfg), budget_s=6.0)
+            cnn_baselines[name] = _baseline(f"(e) {name}", lambda: standalone(config_form(cfg), budget_s=6.0))
 
     from playwright.sync_api import sync_playwright
     folder = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     app = App(folder)
+    failed: list[str] = []
+
+    def part(letter: str, label: str, target: str, run) -> None:
+        """Run one measurement; one that fails on the way (a time-out, a page that broke)
+        prints its result line with the failure counted, and the next one runs."""
+        try:
+            run()
+        except Exception as exc:  # noqa: BLE001 - a benchmark reports, it does not stop
+            failed.append(f"({letter}) {label}")
+            print(f"({letter}) {label}: 1 failure, the part stopped on the way ({type(exc).__name__}: "
+                  f"{str(exc).splitlines()[0] if str(exc) else ''}); result nan; target {target}: MISSED",
+                  flush=True)
+
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = None
+
+            def live_browser():
+                nonlocal browser
+                if browser is None or not browser.is_connected():
+                    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                return browser
+
             try:
                 if "c" in parts:
-                    bench_first_load(browser, app.url)
+                    part("c", "first load", f"< {TARGETS['load_s']} s",
+                         lambda: bench_first_load(live_browser(), app.url))
                 if "a" in parts:
                     for name, cfg in configs.items():
-                        bench_throughput(browser, app, name, cfg, baselines[name])
+                        part("a", name, f">= {TARGETS['throughput']:.0%}",
+                             lambda: bench_throughput(live_browser(), app, name, cfg, baselines[name]))
                 if "b" in parts:
                     for name, cfg in configs.items():
-                        bench_hist_latency(browser, app, name, cfg, args.samples)
+                        part("b", f"{name}, histogram layer selection", f"p95 < {TARGETS['hist_p95_ms']} ms",
+                             lambda: bench_hist_latency(live_browser(), app, name, cfg, args.samples))
                 if "d" in parts:
-                    bench_edge_clicks(browser, app, 20, during_training=False)
-                    bench_edge_clicks(browser, app, 20, during_training=True)
+                    for during in (False, True):
+                        part("d", f"edge click -> label, {'during' if during else 'after'} a run",
+                             f"p95 < {TARGETS['edge_ms']} ms",
+                             lambda: bench_edge_clicks(live_browser(), app, 20, during_training=during))
                 if "e" in parts:
                     for name, cfg in CNN_CONFIGS.items():
-                        bench_cnn_throughput(browser, app, name, cfg, cnn_baselines[name])
+                        part("e", f"CNN on {name}", f">= {TARGETS['throughput']:.0%}",
+                             lambda: bench_cnn_throughput(live_browser(), app, name, cfg, cnn_baselines[name]))
                 if "f" in parts:
-                    bench_conv_views(browser, app, args.samples)
-                    bench_sequence_views(browser, app, args.samples)
+                    part("f", "conv views", f"p95 < {TARGETS['view_p95_ms']} ms",
+                         lambda: bench_conv_views(live_browser(), app, args.samples))
+                    part("f", "sequence views", f"p95 < {TARGETS['view_p95_ms']} ms",
+                         lambda: bench_sequence_views(live_browser(), app, args.samples))
             finally:
-                browser.close()
+                if browser is not None and browser.is_connected():
+                    browser.close()
     finally:
         app.close()
+    print(f"parts that failed on the way: {len(failed)}" + (f" ({'; '.join(failed)})" if failed else ""))
     print(f"(app log and screenshots in {folder})")
 
 

@@ -81,11 +81,13 @@ class RunControl:
         self.changes: list[dict] = []          # [{"x", "batch", "name", "old", "new", "text"}]
         self._read_at = 0.0
         self._control: dict = {}
+        self._delay = 0.0                      # slow motion, as last read
 
     # -- what the page asked for -------------------------------------------------------
     def _read(self) -> dict:
         self._read_at = time.perf_counter()
         self._control = store.get_control(self.session_id)
+        self._delay = delay_of(self._control)
         return self._control
 
     def _apply_settings(self, control: dict, fit: Any, logs: dict) -> None:
@@ -127,9 +129,11 @@ class RunControl:
         if halt:
             self._halt(fit, logs, stepped=self.halt_next and self.steps_seen > 0)
             return
-        delay = delay_of(self._control)
+        delay = self._delay
+        if not delay:
+            return
         ends = time.perf_counter() + delay
-        while delay and time.perf_counter() < ends:
+        while time.perf_counter() < ends:
             time.sleep(min(POLL_S, max(ends - time.perf_counter(), 0.0)))
             control = self._read()
             self._apply_settings(control, fit, logs)

@@ -60,7 +60,8 @@ DIVERGED_FACTOR = 10.0
 DIVERGED_FLOOR = 1e-3
 TIMELINE_MIN_S = 0.05      # besides every snapshot, the timeline keeps epoch ends at most this often
 PROBE_SAMPLES = 256         # the fixed training batch whose activations the timeline keeps
-TELEMETRY_SHARE = 0.06     # of a run's time, at most, for its timeline
+TELEMETRY_SHARE = 0.03     # of a run's time, at most, for its timeline (the page's own training speed
+                           # is to stay within 10% of the engine's, everything the job does included)
 FORCE_STEP_S = 2.0         # ... but a timeline step at least this often (at a snapshot)
 RECORD_S = 2.0              # a running run's record is brought up to date at most this often
 # A running run whose record nobody brought up to date for this long has lost its process
@@ -441,10 +442,13 @@ class Recorder:
         except Exception:  # noqa: BLE001
             log.exception("could not update the record of run %s", self.run_id)
 
+    def due(self) -> bool:
+        """Whether the next ``progress`` writes the record (RECORD_S have passed)."""
+        return time.perf_counter() - self._updated >= RECORD_S
+
     def progress(self, history: dict, epochs: int, wall_time_s: float, force: bool = False) -> None:
-        now = time.perf_counter()
-        if force or now - self._updated >= RECORD_S:
-            self._updated = now
+        if force or self.due():
+            self._updated = time.perf_counter()
             self._call(records.update_run, history=history, epochs=epochs, wall_time_s=wall_time_s)
 
     def finish(self, state: str, message: str, **kwargs: Any) -> None:
@@ -635,10 +639,13 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
         return file
 
     def on_epoch(f: Fit, run_history: dict, epoch: int) -> None:
-        full_now = join_history(history, run_history)
-        recorder.progress(full_now, model.epochs_trained, time.perf_counter() - started)
-        if time.perf_counter() - saved_at[0] >= MODEL_SAVE_S:    # the epochs finished are kept if the job dies
-            keep_model(full_now)
+        save = time.perf_counter() - saved_at[0] >= MODEL_SAVE_S   # the epochs finished are kept if the job dies
+        if save or recorder.due():
+            # The whole history is joined only when it is written (it grows with every epoch).
+            full_now = join_history(history, run_history)
+            recorder.progress(full_now, model.epochs_trained, time.perf_counter() - started)
+            if save:
+                keep_model(full_now)
         if time.perf_counter() - kept_at[0] >= TIMELINE_MIN_S:
             keep_step(f, epoch, f.n_batches)
         if time.perf_counter() - evaluated_at[0] >= EVALUATE_S:

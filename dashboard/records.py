@@ -272,7 +272,12 @@ def _choice(value: Any, what: str, choices: tuple[str, ...]) -> str:
 def _json(value: Any, what: str) -> Any:
     """Plain JSON data: NumPy numbers and arrays as Python's, tuples as lists, numbers
     that are not finite as None. ValueError for anything else."""
-    if value is None or isinstance(value, (str, bool)):
+    kind = type(value)
+    if kind is float:               # the common case first (a history is thousands of floats)
+        return value if math.isfinite(value) else None
+    if kind is int or kind is str or value is None or kind is bool:
+        return value
+    if isinstance(value, (str, bool)):
         return value
     if isinstance(value, numbers.Integral):
         return int(value)

@@ -16,6 +16,10 @@ from .style import TRAIN_COLOR, VAL_COLOR
 
 BATCH_COLOR = "rgba(37, 99, 235, 0.25)"
 CHANGE_COLOR = "#b45309"
+# A per-epoch line draws at most this many points (every k-th epoch and the last): a chart a
+# few hundred pixels wide shows no more, and a 10,000-epoch run would otherwise send and redraw
+# 40,000 numbers every refresh.
+MAX_EPOCH_POINTS = 2000
 
 
 def _mode(n: int) -> str:
@@ -49,6 +53,17 @@ def _base_layout(title: str, y_title: str, empty_text: Optional[str]) -> dict[st
     return layout
 
 
+def _epochs(first: int, values: list) -> tuple[list, list]:
+    """Epoch numbers and values of a per-epoch series, thinned to MAX_EPOCH_POINTS (every
+    k-th epoch from the first, and always the last)."""
+    n = len(values)
+    step = max(1, -(-n // MAX_EPOCH_POINTS))
+    keep = list(range(0, n, step))
+    if keep and keep[-1] != n - 1:
+        keep.append(n - 1)
+    return [first + i for i in keep], [values[i] for i in keep]
+
+
 def _line(x: list, y: list, name: str, color: str, hover: str) -> dict[str, Any]:
     return {"type": "scatter", "x": x, "y": y, "mode": _mode(len(y)), "name": name,
             "line": {"color": color, "width": 2.5}, "marker": {"size": 5}, "hovertemplate": hover}
@@ -70,11 +85,11 @@ def loss_figure(live: Optional[dict]) -> dict[str, Any]:
                      "name": "batch", "line": {"color": BATCH_COLOR, "width": 1}, "hoverinfo": "skip"})
     first = int(history.get("first_epoch", 1))
     if train:
-        data.append(_line(list(range(first, first + len(train))), _finite(train), "training", TRAIN_COLOR,
-                          "%{y:.4g}"))
+        x, y = _epochs(first, train)
+        data.append(_line(x, _finite(y), "training", TRAIN_COLOR, "%{y:.4g}"))
     if val:
-        data.append(_line(list(range(first, first + len(val))), _finite(val), "validation", VAL_COLOR,
-                          "%{y:.4g}"))
+        x, y = _epochs(first, val)
+        data.append(_line(x, _finite(y), "validation", VAL_COLOR, "%{y:.4g}"))
     _mark_changes(layout, (live or {}).get("changes") or [])
     return {"data": data, "layout": layout}
 
@@ -102,9 +117,9 @@ def accuracy_figure(live: Optional[dict]) -> dict[str, Any]:
         return {"data": [], "layout": layout}
     layout["yaxis"].update(range=[0, 101], rangemode="normal")
     first = int(history.get("first_epoch", 1))
-    data = [_line(list(range(first, first + len(train))), [100 * a for a in train], "training", TRAIN_COLOR,
-                  "%{y:.1f}%")]
+    x, y = _epochs(first, train)
+    data = [_line(x, [100 * a for a in y], "training", TRAIN_COLOR, "%{y:.1f}%")]
     if val:
-        data.append(_line(list(range(first, first + len(val))), [100 * a for a in val], "validation", VAL_COLOR,
-                          "%{y:.1f}%"))
+        x, y = _epochs(first, val)
+        data.append(_line(x, [100 * a for a in y], "validation", VAL_COLOR, "%{y:.1f}%"))
     return {"data": data, "layout": layout}

@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 import dash
 import dash_ag_grid as dag
-from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from engine import ModelFileError, Sequential, datasets
@@ -50,6 +50,7 @@ SEED = "exp-seed"
 NAME = "exp-name"
 PRESET = "exp-preset"
 RUN = "exp-run"
+RUN_PRESS = "exp-run-press"            # dcc.Store: a Run search press with the form's config
 STOP = "exp-stop"
 COUNT = "exp-count"                    # "4 trials" under the space, as it is edited
 MESSAGE = "exp-message"
@@ -132,7 +133,8 @@ def _metric_options() -> list[dict]:
 
 def layout() -> html.Section:
     return html.Section(className="card experiments-card", **{"data-panel": "experiments"}, children=[
-        dcc.Store(id=ACTIVE, storage_type="session"), dcc.Store(id=PLAN), dcc.Store(id=REFRESH),
+        dcc.Store(id=ACTIVE, storage_type="session"), dcc.Store(id=PLAN), dcc.Store(id=RUN_PRESS),
+        dcc.Store(id=REFRESH),
         dcc.Interval(id=POLL, interval=POLL_MS, disabled=True), dcc.Download(id=DOWNLOAD),
         html.Div(className="panel-header", children=[
             html.H3("Experiments", className="panel-title"),
@@ -353,22 +355,29 @@ def _whole(value: Any, what: str, low: int, high: int) -> int:
     return int(value)
 
 
+# Run search takes the form's config with it once the form has checked every value typed
+# before the press (as Train does: assets/clientside.js, pressed).
+dash.clientside_callback(ClientsideFunction("backprop", "pressed"), Output(RUN_PRESS, "data"),
+                         Input(RUN, "n_clicks"), Input(form.CONFIG, "data"), prevent_initial_call=True)
+
+
 @dash.callback(
     Output(MESSAGE, "children"), Output(ACTIVE, "data"), Output(PLAN, "data"),
-    Input(RUN, "n_clicks"),
+    Input(RUN_PRESS, "data"),
     State({"type": FIELD, "index": ALL}, "value"), State({"type": KIND, "index": ALL}, "value"),
     State({"type": VALUES, "index": ALL}, "value"), State({"type": LOW, "index": ALL}, "value"),
     State({"type": HIGH, "index": ALL}, "value"), State({"type": POINTS, "index": ALL}, "value"),
     State(STRATEGY, "value"), State(TRIALS, "value"), State(SEED, "value"), State(NAME, "value"),
-    State(form.CONFIG, "data"), State(form.CSV_META, "data"), State(ids.SESSION, "data"), State(ACTIVE, "data"),
+    State(form.CSV_META, "data"), State(ids.SESSION, "data"), State(ACTIVE, "data"),
     prevent_initial_call=True,
 )
-def run_search(n_clicks, fields, kinds, values, lows, highs, points, strategy, n_trials, seed, name, config,
+def run_search(press, fields, kinds, values, lows, highs, points, strategy, n_trials, seed, name,
                csv_meta, session_id, active):
-    """Run search: record the search and its trials, then start them (Celery: one task
-    each; embedded: the background job below)."""
-    if not n_clicks or not store.valid_session(session_id):
+    """Run search (``press``: the clicks and the form's config): record the search and its
+    trials, then start them (Celery: one task each; embedded: the background job below)."""
+    if not isinstance(press, dict) or not press.get("n") or not store.valid_session(session_id):
         raise PreventUpdate
+    config = press.get("config")
     if not config:
         return "Fix the fields marked in red in the form first: the search starts from it.", no_update, no_update
     if active:

@@ -41,6 +41,7 @@ RESULT = "train-result"          # dcc.Store: when the last run ended. Everythin
 LATEST = "snapshot-latest"       # dcc.Store: the run's newest snapshot version; assets/refresh.js forwards it to
                                  # ids.SNAPSHOT_VERSION (the panels' trigger) at a pace the browser keeps up with
 TRAIN = "train-button"
+TRAIN_PRESS = "train-press"      # dcc.Store: a Train press with the form's config, once the form has checked it
 TRAIN_GO = "train-go"            # dcc.Store: set when a Train press may send its job (a worker will run it)
 STOP = "stop-button"
 PAUSE = "pause-button"           # Pause while a run trains, Resume while it is paused
@@ -113,7 +114,7 @@ def layout() -> html.Div:
                            className="slow-motion", title="A pause after every batch, to watch the graph move")
             ], className="run-controls"),
         ], className="toolbar"),
-        dcc.Store(id=START_HALTED), dcc.Store(id=TRAIN_GO),
+        dcc.Store(id=START_HALTED), dcc.Store(id=TRAIN_PRESS), dcc.Store(id=TRAIN_GO),
         html.Div([_bar(EPOCH_BAR, EPOCH_TEXT, "Epoch"), _bar(BATCH_BAR, BATCH_TEXT, "Batch")], className="bars"),
         html.Div([html.Div(id=STATUS, className="status", role="status"),
                   html.Div(id=STOP_NOTE, className="status-note")], className="status-row"),
@@ -136,15 +137,25 @@ dash.clientside_callback(ClientsideFunction("backprop", "trainDisabled"), Output
                          Input(form.CONFIG, "data"))
 
 
+# A Train press takes the form's config with it. The config is an Input here, not a State:
+# Dash holds a callback back while another one that writes one of its Inputs is on its way,
+# but not for its States, so a press right after typing would otherwise read the config
+# from before the typed value was checked (and train, say, 30 epochs instead of 2000).
+# A change of the config alone does nothing (assets/clientside.js: pressed).
+dash.clientside_callback(ClientsideFunction("backprop", "pressed"), Output(TRAIN_PRESS, "data"),
+                         Input(TRAIN, "n_clicks"), Input(form.CONFIG, "data"), prevent_initial_call=True)
+
+
 @dash.callback(Output(TRAIN_GO, "data"), Output(LIVE, "data", allow_duplicate=True),
-               Input(TRAIN, "n_clicks"), State(form.CONFIG, "data"), prevent_initial_call=True)
-def send(n_clicks, spec):
+               Input(TRAIN_PRESS, "data"), prevent_initial_call=True)
+def send(press):
     """A Train press sends its job only when something will run it (in Celery mode, a
     worker answers) and there is room for its files; else the page says why, and stays
-    free. The job trains the config ``send`` read: a press is held back while the form is
-    still checking a value typed just before it."""
-    if not n_clicks:
+    free. The job trains the config the press carries: the form's, with every value typed
+    before the press checked."""
+    if not isinstance(press, dict) or not press.get("n"):
         raise PreventUpdate
+    spec = press.get("config")
     if not spec:
         return no_update, jobs.live("error", "Fix the fields marked in red first.")
     why = store.space_problem() or workers.missing()
@@ -158,8 +169,10 @@ def send(n_clicks, spec):
     Input(TRAIN_GO, "data"), State(ids.SESSION, "data"),
     background=True,
     progress=[Output(LIVE, "data"), Output(LATEST, "data")],
+    # Pause is not among these: it is enabled by the run's first progress (progress below), when
+    # the job has its controls and a press can halt it, not while the job is still starting.
     running=[(Output(RUN_FIELDSET, "disabled"), True, False), (Output(STOP, "disabled"), False, True),
-             (Output(PAUSE, "disabled"), False, True), (Output(TRAIN, "children"), "Training…", "Train")],
+             (Output(TRAIN, "children"), "Training…", "Train")],
     interval=POLL_MS,
     prevent_initial_call=True,
 )
@@ -320,7 +333,7 @@ def reset(n_clicks, session_id):
 
 
 # The run's snapshot versions reach the panels (and the charts) through this gate:
-# at most every max(0.5 s, 3x the browser's last redraw time), never while the user
+# at most every max(1 s, 4x the browser's last redraw time), never while the user
 # is in the middle of doing something (see assets/refresh.js); the run's last one
 # (done, stopped, failed) at once.
 dash.clientside_callback(
@@ -331,16 +344,21 @@ dash.clientside_callback(
 )
 
 
-# Progress bars and the status line, drawn in the browser from the live state
-# (no server round trip while the server is busy with the other panels). Values
-# that did not change are not sent again: every output set costs the renderer a
-# pass over the whole page's components.
+# Progress bars, the status line and the Pause button, drawn in the browser from the live
+# state (no server round trip while the server is busy with the other panels). One callback
+# for all of them: each callback run costs the renderer a few passes over the whole page's
+# components, twice a second while a run trains. Values that did not change are not sent
+# again. The Pause button reads Resume while the run is halted, and is enabled only while a
+# run is on (the job publishes its first progress once its controls are set: a press before
+# that would find no run to halt).
 dash.clientside_callback(
-    ClientsideFunction("backprop", "status"),
+    ClientsideFunction("backprop", "progress"),
     Output(STATUS, "children"), Output(STATUS, "className"),
     Output(EPOCH_BAR, "style"), Output(EPOCH_TEXT, "children"),
     Output(BATCH_BAR, "style"), Output(BATCH_TEXT, "children"),
     Output(STOP_NOTE, "children", allow_duplicate=True), Output(METRICS, "children"),
+    Output(PAUSE, "children"), Output(PAUSE, "className"), Output(network.GRAPH_PAUSE, "children"),
+    Output(network.GRAPH_PAUSE, "disabled"), Output(PAUSE, "disabled"),
     Input(LIVE, "data"), prevent_initial_call=True,
 )
 
@@ -349,11 +367,6 @@ dash.clientside_callback(
 # would leave the renderer holding back the panels' callbacks until it ends).
 dash.clientside_callback(ClientsideFunction("backprop", "pressTrain"), Output(START_HALTED, "id"),
                          Input(START_HALTED, "data"), prevent_initial_call=True)
-
-dash.clientside_callback(ClientsideFunction("backprop", "pauseLabel"), Output(PAUSE, "children"),
-                         Output(PAUSE, "className"), Output(network.GRAPH_PAUSE, "children"),
-                         Output(network.GRAPH_PAUSE, "disabled"), Output(PAUSE, "disabled", allow_duplicate=True),
-                         Input(LIVE, "data"), prevent_initial_call=True)
 
 
 # If a run's progress stops arriving (a lost poll ends the renderer's polling for
