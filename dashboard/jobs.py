@@ -63,6 +63,7 @@ PROBE_SAMPLES = 256         # the fixed training batch whose activations the tim
 TELEMETRY_SHARE = 0.03     # of a run's time, at most, for its timeline (the page's own training speed
                            # is to stay within 10% of the engine's, everything the job does included)
 FORCE_STEP_S = 2.0         # ... but a timeline step at least this often (at a snapshot)
+TIMELINE_MIN_STEPS = 8     # ... and a run's first steps whatever they cost, so a run of a second has a timeline too
 RECORD_S = 2.0              # a running run's record is brought up to date at most this often
 # A running run whose record nobody brought up to date for this long has lost its process
 # (the job or worker was killed, the machine restarted): it is marked failed.
@@ -581,7 +582,7 @@ def _run(set_progress: Callable[[list], None], session_id: str, spec: dict, reco
         budget unless forced)."""
         if timeline.steps and timeline.steps[-1] == fit.batches_done:
             return
-        if not (force or fit.budget.allows()):
+        if not (force or len(timeline.steps) < TIMELINE_MIN_STEPS or fit.budget.allows()):
             return
         kept_at[0] = time.perf_counter()
         with fit.budget.timing():
