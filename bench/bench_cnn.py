@@ -1,6 +1,6 @@
 """Benchmark: the report's default CNN in the engine (NumPy) against PyTorch CPU.
 
-    python bench/bench_cnn.py [--images 10000] [--batch 250] [--train-batch 64] [--steps 20]
+    python bench/bench_cnn.py [--images 10000] [--batch 250] [--train-batch 64] [--steps 20] [--profile]
 
 Model (float32 throughout): Input(32, 32, 3) -> Conv2D(32, 3, same, relu) ->
 MaxPool2D(2) -> Conv2D(64, 3, same, relu) -> MaxPool2D(2) -> Flatten ->
@@ -16,6 +16,11 @@ The two libraries take turns (run by run, step by step) so that both see the
 same machine load.
 
 The NHWC -> NCHW conversion for PyTorch happens outside the timing.
+
+``--profile`` adds where the engine's training step spends its time: the
+forward and backward pass of every layer and the optimiser update (medians over
+``--steps`` steps), next to the matrix products of the convolutions alone on the
+same shapes (patch matrices built beforehand), the bound the layers cannot beat.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from engine._blas import blas_info  # noqa: E402
 from engine.conv import Conv2D, Flatten, MaxPool2D  # noqa: E402
 from engine.layers import Dense  # noqa: E402
 from engine.model import Sequential  # noqa: E402
@@ -69,6 +75,68 @@ def timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def median_ms(fn, runs: int) -> float:
+    fn()
+    return float(np.median([timed(fn) for _ in range(runs)])) * 1e3
+
+
+def profile_step(ours: Sequential, X: np.ndarray, Y: np.ndarray, steps: int) -> None:
+    """Per-layer times of the training step, and the convolutions' matrix products alone."""
+    times: dict[str, list[float]] = {}
+
+    def timing(obj, method: str, key: str) -> None:
+        inner = getattr(obj, method)
+
+        def timed_call(*args, **kwargs):
+            t = time.perf_counter()
+            out = inner(*args, **kwargs)
+            times.setdefault(key, []).append(time.perf_counter() - t)
+            return out
+        setattr(obj, method, timed_call)              # an instance attribute, deleted below
+
+    keys = []
+    for i, layer in enumerate(ours.layers):
+        keys.append(f"{i} {type(layer).__name__} forward")
+        timing(layer, "forward", keys[-1])
+    for i, layer in reversed(list(enumerate(ours.layers))):
+        keys.append(f"{i} {type(layer).__name__} backward")
+        timing(layer, "backward", keys[-1])
+    keys.append("optimizer step")
+    timing(ours.optimizer, "step", keys[-1])
+    total = []
+    try:
+        for _ in range(steps + 1):
+            total.append(timed(lambda: (ours.forward(X, training=True), ours.backward(Y), ours.step(1e-3))))
+    finally:
+        for obj in ours.layers + [ours.optimizer]:
+            vars(obj).pop("forward", None), vars(obj).pop("backward", None), vars(obj).pop("step", None)
+    print(f"\nprofile of the engine's training step (median of {steps} steps, ms):")
+    for key in keys:
+        print(f"  {key:24s} {np.median(times[key][1:]) * 1e3:7.2f}")
+    print(f"  {'whole step':24s} {np.median(total[1:]) * 1e3:7.2f}")
+
+    # The bound: each convolution's products on its shapes, one call each over the whole batch.
+    rng = np.random.default_rng(1)
+    n, bound = X.shape[0], 0.0
+    print("matrix products of the convolutions alone (ms):")
+    for i, layer in enumerate(ours.layers):
+        if not isinstance(layer, Conv2D):
+            continue
+        (kh, kw), (h, w, c), f = layer.kernel_size, layer.input_shape, layer.filters
+        rows, k = n * layer.out_h * layer.out_w, kh * kw * c + layer.use_bias
+        cols = rng.random((rows, k), dtype=np.float32)
+        W = rng.random((k, f), dtype=np.float32)
+        g = rng.random((rows, f), dtype=np.float32)
+        parts = {"forward": median_ms(lambda: cols @ W, steps), "weight gradient": median_ms(lambda: g.T @ cols, steps)}
+        if i > 0:                                     # the model asks layer 0 for no input gradient
+            gcols = rng.random((n * h * w, kh * kw * f), dtype=np.float32)
+            Wt = rng.random((kh * kw * f, c), dtype=np.float32)
+            parts["input gradient"] = median_ms(lambda: gcols @ Wt, steps)
+        bound += sum(parts.values())
+        print(f"  {i} Conv2D: " + ", ".join(f"{name} {v:.2f}" for name, v in parts.items()))
+    print(f"  all of them: {bound:.2f} ms of the step's {np.median(total[1:]) * 1e3:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=10_000)
@@ -76,6 +144,7 @@ def main() -> None:
     parser.add_argument("--train-batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3, help="inference runs; the best one counts")
+    parser.add_argument("--profile", action="store_true", help="also show where the engine's training step goes")
     args = parser.parse_args()
 
     import torch
@@ -93,6 +162,7 @@ def main() -> None:
     p_ours = ours.forward(X[:8], training=False)
     with torch.no_grad():
         p_torch = torch.softmax(net(Xt[:8]), dim=1).numpy()
+    print(f"NumPy BLAS: {blas_info()}; PyTorch threads: {torch.get_num_threads()}")
     print(f"max |ours - torch| on 8 images: {np.abs(p_ours - p_torch).max():.2e}")
 
     bs = args.batch
@@ -151,6 +221,9 @@ def main() -> None:
     print(f"  engine  {t_ours * 1e3:7.1f} ms  {tb / t_ours:9.0f} images/s")
     print(f"  torch   {t_torch * 1e3:7.1f} ms  {tb / t_torch:9.0f} images/s")
     print(f"  ratio engine/torch time: {t_ours / t_torch:.2f}")
+
+    if args.profile:
+        profile_step(ours, Xb, Yb, args.steps)
 
 
 if __name__ == "__main__":

@@ -19,17 +19,26 @@ How the convolution is computed (im2col). Every output pixel is the dot product
 of one ``kh x kw x C`` patch of the (padded) input with each filter. Copying all
 patches of the batch into the rows of one matrix ``cols`` of shape
 ``(batch * out_h * out_w, kh * kw * C)`` turns the whole layer into a single
-matrix product ``cols @ W.reshape(kh * kw * C, filters)``. The backward pass is
-two more products, ``cols.T @ grad`` for ``W`` and ``grad @ W.T`` for the
-patches, whose gradients are then added back onto the pixels they came from
-(col2im: one strided addition per kernel offset, ``kh * kw`` in all).
+matrix product ``cols @ W.reshape(kh * kw * C, filters)``. A last column of ones
+in ``cols`` and the bias as a last row of the kernel matrix make the same
+product add the bias. The backward pass is one more product, ``dL/du^T @ cols``,
+for ``W`` (and, from the column of ones, for ``b``), and one for the input:
+
+* stride 1 and 'same' padding: the input gradient is itself a convolution of
+  the same size, of ``dL/du`` (padded by ``k - 1 - pad``) with the kernel turned
+  by 180 degrees and its channel axes swapped, so it is computed like the forward
+  pass and each pixel is written once;
+* otherwise ``dL/du @ W.T`` gives every patch's gradient, which is added back
+  onto the pixels the patch came from (col2im: one strided addition per kernel
+  offset, ``kh * kw`` in all).
+
 In NHWC one kernel row of a patch (``kw`` pixels, all channels) is one
 contiguous run of the padded image, so a patch matrix is a single strided copy.
 The batch is processed a few images at a time (``CHUNK_BYTES`` of patches):
-the patch matrix is then still in the CPU cache when the product reads it (and
-the bias, the ReLU and the ReLU's gradient run on the piece while it is there
-too), and memory stays small; backward rebuilds the patches rather than keeping
-them.
+the patch matrix is then still in the CPU cache when the product reads it (the
+ReLU and its gradient run on the piece while it is there too), and memory stays
+small; backward rebuilds the patches rather than keeping them. The patch
+matrices live in work arrays that the layer reuses from batch to batch.
 
 Pooling with windows that tile the image (e.g. 2x2, stride 2, even sizes) is
 done on a reshaped view of the input, without gathering windows one offset at a
@@ -54,7 +63,7 @@ PADDINGS = ("valid", "same")
 # small enough to stay in the CPU's last-level cache, large enough that the matrix
 # products are few (each one is a start and a wait for BLAS's threads, which costs
 # most when other programs share the cores).
-CHUNK_BYTES = 1 << 23
+CHUNK_BYTES = 1 << 22
 
 
 # -- argument checks and geometry ----------------------------------------------
@@ -122,13 +131,15 @@ class _Scratch:
     def __init__(self):
         self._arrays: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        """A C-contiguous array of ``shape`` (uninitialised) that stays ``name``'s."""
+    def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> tuple[np.ndarray, bool]:
+        """A C-contiguous array of ``shape`` that stays ``name``'s, and whether it is
+        new (uninitialised); otherwise it holds what the last user of ``name`` left."""
         size = math.prod(shape)
         arr = self._arrays.get(name)
-        if arr is None or arr.dtype != dtype or arr.size < size:
+        new = arr is None or arr.dtype != dtype or arr.size < size
+        if new:
             arr = self._arrays[name] = np.empty(size, dtype)
-        return arr[:size].reshape(shape)
+        return arr[:size].reshape(shape), new
 
 
 def _patch_matrices(xp: np.ndarray, kernel: tuple[int, int], strides: tuple[int, int],
@@ -147,8 +158,10 @@ def _patch_matrices(xp: np.ndarray, kernel: tuple[int, int], strides: tuple[int,
     k = kh * kw * c
     row = k + 1 if ones else k                                     # values per patch row
     per = max(1, min(n, CHUNK_BYTES // max(1, oh * ow * row * e)))
-    buf = scratch.get(name, (per * oh * ow, row), xp.dtype)
-    if ones:
+    # One work array per row length: the copies below never write the column of
+    # ones, so it is set only when the array is new.
+    buf, new = scratch.get(f"{name} {row}", (per * oh * ow, row), xp.dtype)
+    if ones and new:
         buf[:, k] = 1
     # Kernel row p of the patch at output (y, x) is xp[y*sh + p, x*sw : x*sw + kw, :], one
     # contiguous run of kw * c values in NHWC; so a view (images, out_h, out_w, kh, kw * c)
@@ -331,15 +344,16 @@ class Conv2D(_Window, ActivatedLayer):
             gxp = np.zeros(xp.shape, dtype=dtype)
         for s, cols in self._patches(xp):                         # patches rebuilt: cheaper than keeping them
             g = self._grad_u(grad, s, from_preactivation)         # (rows, F)
-            # dL/dW = patches^T . dL/du; the column of ones gives dL/db = column sums of dL/du.
-            gWb = cols.T @ g
-            gW += gWb[:k]
+            # dL/dW = patches^T . dL/du, computed as its transpose (BLAS is faster that way
+            # round); the column of ones gives dL/db, the column sums of dL/du.
+            gWb = g.T @ cols                                      # (F, kh*kw*c [+ 1])
+            gW += gWb[:, :k].T
             if self.use_bias:
-                self.grad_b += gWb[k]
+                self.grad_b += gWb[:, k]
             if by_convolution:
                 gu_inside[s] = g.reshape(-1, oh, ow, F)
             elif need_input_grad:
-                gcols = np.matmul(g, W.T, out=self._scratch.get("grad_patches", (len(g), k), dtype))
+                gcols = np.matmul(g, W.T, out=self._scratch.get("grad_cols", (len(g), k), dtype)[0])
                 gcols = gcols.reshape(-1, oh, ow, kh, kw, xp.shape[3])
                 # col2im: every patch entry adds its gradient back onto the pixel it was copied from.
                 gs = gxp[s]

@@ -244,3 +244,37 @@ def test_first_layer_computes_no_input_gradient(monkeypatch):
     m.forward(rng.normal(size=(2, 6, 6, 2)))
     m.backward(rng.integers(0, 3, 2))
     assert calls == [(False, None)]
+
+
+def test_work_arrays_reused_across_batch_sizes():
+    """Conv2D keeps its patch buffers from call to call; batches of other sizes
+    (smaller, then larger than any before) must not see what earlier ones left."""
+    rng = np.random.default_rng(35)
+    kwargs = {"filters": 3, "kernel_size": 3, "padding": "same", "activation": "relu"}
+    reused = built(Conv2D(**kwargs), (5, 4, 2))
+    for batch in (4, 1, 6, 2):
+        fresh = built(Conv2D(**kwargs), (5, 4, 2))
+        fresh.b = reused.b = rng.normal(size=3)
+        x = rng.normal(size=(batch, 5, 4, 2))
+        y = reused.forward(x)
+        np.testing.assert_array_equal(y, fresh.forward(x))
+        g = rng.normal(size=y.shape)
+        np.testing.assert_array_equal(reused.backward(g), fresh.backward(g))
+        np.testing.assert_array_equal(reused.grad_W, fresh.grad_W)
+        np.testing.assert_array_equal(reused.grad_b, fresh.grad_b)
+
+
+def test_results_are_not_work_arrays():
+    """What forward and backward return (and keep for backward) is new memory, so a
+    later call leaves earlier results alone (the trace relies on this)."""
+    rng = np.random.default_rng(36)
+    layer = built(Conv2D(3, 3, padding="same", activation="relu"), (5, 4, 2))
+    x = rng.normal(size=(2, 5, 4, 2))
+    y = layer.forward(x)
+    u = layer._u
+    gx = layer.backward(np.ones_like(y))
+    kept = y.copy(), u.copy(), gx.copy()
+    layer.forward(-2 * x)
+    layer.backward(-np.ones_like(y))
+    for before, now in zip(kept, (y, u, gx)):
+        np.testing.assert_array_equal(before, now)
