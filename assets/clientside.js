@@ -132,9 +132,8 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 const on = !!(live && live.state === "running");
                 const paused = on && !!live.paused;
                 const label = paused ? "Resume" : "Pause";
-                const changed = pauseShown;
-                return [changed("label", label), changed("class", paused ? "btn btn-primary" : "btn btn-ghost"),
-                        changed("graphLabel", label), changed("graphDisabled", !on), changed("disabled", !on)];
+                return [pauseShown("label", label), pauseShown("class", paused ? "btn btn-primary" : "btn btn-ghost"),
+                        pauseShown("graphLabel", label), pauseShown("graphDisabled", !on), pauseShown("disabled", !on)];
             },
 
             // panels/network.py: assets/graph.js toggles an edge's label in Cytoscape's own tap

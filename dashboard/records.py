@@ -275,9 +275,7 @@ def _json(value: Any, what: str) -> Any:
     kind = type(value)
     if kind is float:               # the common case first (a history is thousands of floats)
         return value if math.isfinite(value) else None
-    if kind is int or kind is str or value is None or kind is bool:
-        return value
-    if isinstance(value, (str, bool)):
+    if value is None or kind is int or isinstance(value, (str, bool)):
         return value
     if isinstance(value, numbers.Integral):
         return int(value)

@@ -9,8 +9,8 @@ installed the optimisers' updates run as fused kernels (``use_accelerator`` swit
 """
 from ._blas import blas_info
 from .activations import ACTIVATIONS
-from .fused import use_accelerator
 from .conv import AvgPool2D, Conv2D, Flatten, GlobalAvgPool2D, GlobalMaxPool2D, MaxPool2D
+from .fused import use_accelerator
 from .initializers import INITIALIZERS
 from .keras_io import KerasWeightsError, load_keras_weights
 from .layers import LAYERS, Dense, Layer, register_layer

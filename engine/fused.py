@@ -78,7 +78,7 @@ def use_accelerator(on: Any = "auto") -> None:
     """``True`` or ``"numba"``: the fused kernels (an error when Numba is missing);
     ``False`` or ``"numpy"``: NumPy only; ``"auto"``: Numba when installed."""
     global _choice
-    value = {True: "numba", False: "numpy"}.get(on, on) if isinstance(on, bool) else on
+    value = ("numba" if on else "numpy") if isinstance(on, bool) else on
     if value not in CHOICES:
         raise ValueError(f"use_accelerator takes True, False or one of {', '.join(CHOICES)} (got {on!r})")
     if value == "numba" and not _load():

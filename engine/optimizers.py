@@ -33,6 +33,7 @@ def _fused(name: str, *arrays: np.ndarray):
         return None, arrays
     return run, tuple(a.reshape(-1) for a in arrays)
 
+
 class Optimizer:
     """Base class. ``settings`` lists the parameters a person may set (see
     ``engine.settings``); ``defaults`` follows from them."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import engine.conv as conv
 from engine.conv import Conv2D, Flatten, MaxPool2D
@@ -74,7 +75,6 @@ def test_which_pools_are_tiled(pool, strides, padding, input_shape, tiled):
 
 
 def test_tiled_max_pool_ties_like_torch():
-    torch = pytest.importorskip("torch")
     TF = torch.nn.functional
     rng = np.random.default_rng(12)
     x = tie_rich(rng, (4, 6, 8, 3))
@@ -152,7 +152,6 @@ def test_which_convolutions_take_the_gradient_by_convolution(kwargs, by_convolut
 
 
 def test_input_gradient_by_convolution_like_torch():
-    torch = pytest.importorskip("torch")
     TF = torch.nn.functional
     rng = np.random.default_rng(22)
     layer = built(Conv2D(4, (4, 3), padding="same", activation="relu"), (7, 6, 3))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from engine.model import Sequential
 from engine.recurrent import LSTM, Bidirectional, SimpleRNN
@@ -24,7 +25,6 @@ def _layer(kind, units, T, F, dtype="float64", seed=0, **kwargs):
 
 
 def _torch_net(kind, layer, dtype):
-    import torch
     klass = torch.nn.RNN if kind == "rnn" else torch.nn.LSTM
     net = klass(layer.W.shape[0], layer.units, batch_first=True).to(dtype)
     with torch.no_grad():
@@ -40,9 +40,16 @@ def _rel(a, b):
     return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
+def _inputs(seed, B, T, F, units, return_sequences, dtype):
+    """Seeded inputs (B, T, F) and the gradient flowing in at the outputs."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(B, T, F)).astype(dtype)
+    G = rng.normal(size=(B, T, units) if return_sequences else (B, units)).astype(dtype)
+    return x, G
+
+
 def _against_torch(kind, layer, x, G, return_sequences, go_backwards, dtype):
     """Our output, input gradient and parameter gradients next to torch's, as pairs."""
-    torch = pytest.importorskip("torch")
     y = layer.forward(x)
     dx = layer.backward(G)
     net = _torch_net(kind, layer, dtype)
@@ -65,12 +72,9 @@ def _against_torch(kind, layer, x, G, return_sequences, go_backwards, dtype):
 @pytest.mark.parametrize("return_sequences", [False, True])
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_odd_shapes_match_pytorch(kind, shape, return_sequences, go_backwards):
-    torch = pytest.importorskip("torch")
     B, T, F, units = shape
     layer = _layer(kind, units, T, F, return_sequences=return_sequences, go_backwards=go_backwards, seed=B + T)
-    rng = np.random.default_rng(T * 7 + F)
-    x = rng.normal(size=(B, T, F))
-    G = rng.normal(size=(B, T, units) if return_sequences else (B, units))
+    x, G = _inputs(T * 7 + F, B, T, F, units, return_sequences, np.float64)
     for name, ours, theirs in _against_torch(kind, layer, x, G, return_sequences, go_backwards, torch.float64):
         assert ours.shape == theirs.shape, name
         assert _rel(ours, theirs) < 1e-9, name
@@ -79,14 +83,11 @@ def test_odd_shapes_match_pytorch(kind, shape, return_sequences, go_backwards):
 @pytest.mark.parametrize("kind", ["lstm", "rnn"])
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_float32_matches_pytorch(kind, return_sequences):
-    torch = pytest.importorskip("torch")
     B, T, F, units = 6, 30, 5, 17
     layer = _layer(kind, units, T, F, dtype="float32", seed=3, return_sequences=return_sequences)
     for name in layer.param_names:                 # moderate weights: float32 rounding stays small
         setattr(layer, name, getattr(layer, name) * 0.5)
-    rng = np.random.default_rng(4)
-    x = rng.normal(size=(B, T, F)).astype(np.float32)
-    G = rng.normal(size=(B, T, units) if return_sequences else (B, units)).astype(np.float32)
+    x, G = _inputs(4, B, T, F, units, return_sequences, np.float32)
     for name, ours, theirs in _against_torch(kind, layer, x, G, return_sequences, False, torch.float32):
         assert ours.dtype == np.float32, name
         assert _rel(ours, theirs) < 2e-4, name
