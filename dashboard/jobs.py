@@ -56,8 +56,10 @@ INSIDE_EPOCHS = 50          # a run keeps them every epoch up to this many, else
 # of clipped probabilities stays finite however large the steps).
 DIVERGED_FACTOR = 10.0
 # ... measured from at least this loss: a continued model whose loss is already near zero
-# (1e-8) wanders by orders of magnitude without learning anything worse.
-DIVERGED_FLOOR = 1e-3
+# wanders by orders of magnitude without having diverged (a loaded, well-fitted model whose
+# first batch scores 0.016 can end its first epoch, under a fresh Adam state, at 0.18: worse,
+# but far below any guess, so the threshold from there is 1.0).
+DIVERGED_FLOOR = 0.1
 TIMELINE_MIN_S = 0.05      # besides every snapshot, the timeline keeps epoch ends at most this often
 PROBE_SAMPLES = 256         # the fixed training batch whose activations the timeline keeps
 TELEMETRY_SHARE = 0.03     # of a run's time, at most, for its timeline (the page's own training speed

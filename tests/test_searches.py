@@ -94,6 +94,7 @@ def test_a_rise_among_losses_already_near_zero_is_not_divergence():
     # A continued model at 3e-8 that drifts to 8e-7 has learned nothing worse; one at 0.3 that
     # ends at 4 has diverged, and so has one at 1e-8 that ends far above the floor.
     assert not jobs.diverged(2.98e-08, 8.027e-07)
+    assert not jobs.diverged(0.01645, 0.177)     # a loaded text model's first epoch under a fresh Adam
     assert not jobs.diverged(1e-6, jobs.DIVERGED_FACTOR * jobs.DIVERGED_FLOOR)
     assert jobs.diverged(1e-8, 1.01 * jobs.DIVERGED_FACTOR * jobs.DIVERGED_FLOOR)
     assert jobs.diverged(0.3, 4.0)
