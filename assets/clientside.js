@@ -19,6 +19,7 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         }
         const statusShown = differ();
         const pauseShown = differ();
+        let runOn = false;      // whether the last live state was a run on (training or halted)
         const STALE_MS = 3000;      // dashboard/panels/training.py STALE_MS
         const formShown = {};
 
@@ -76,10 +77,14 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 return window.backpropRefresh.gate(latest, current, !live || live.state !== "running" || !!live.paused);
             },
 
-            // panels/training.py: the status line, the bars and the metrics, then the Pause buttons.
+            // panels/training.py: the status line, the bars and the metrics, the Pause buttons,
+            // then the control note, cleared when the run ends ("Paused.", "Resumed." and
+            // "Trained batch 4" speak of a run that is over; a note given with no run on stays).
             progress: function (live) {
                 const b = window.dash_clientside.backprop;
-                return b.status(live).concat(b.pauseLabel(live));
+                const wasOn = runOn;
+                runOn = !!(live && live.state === "running");
+                return b.status(live).concat(b.pauseLabel(live), [(wasOn && !runOn) ? "" : NU()]);
             },
 
             // progress: progress bars, the status line and the validation metrics.

@@ -39,6 +39,8 @@ from engine.conv import Conv2D, Flatten, MaxPool2D  # noqa: E402
 from engine.layers import Dense  # noqa: E402
 from engine.model import Sequential  # noqa: E402
 
+STEP_TARGET = 0.75      # the training step's time, at most this share of PyTorch's
+
 
 def engine_model(seed: int = 0) -> Sequential:
     return Sequential([Conv2D(32, 3, padding="same", activation="relu"), MaxPool2D(2),
@@ -221,6 +223,8 @@ def main() -> None:
     print(f"  engine  {t_ours * 1e3:7.1f} ms  {tb / t_ours:9.0f} images/s")
     print(f"  torch   {t_torch * 1e3:7.1f} ms  {tb / t_torch:9.0f} images/s")
     print(f"  ratio engine/torch time: {t_ours / t_torch:.2f}")
+    met = "met" if t_ours / t_torch <= STEP_TARGET else "MISSED"
+    print(f"  target: engine <= {STEP_TARGET:.2f}x torch's time: {met}")
 
     if args.profile:
         profile_step(ours, Xb, Yb, args.steps)

@@ -136,7 +136,9 @@ def test_pause_new_rate_step_resume(page, app, cache):
     expect(page.locator(".trace-note")).to_contain_text("SGD")
 
     press(page, "pause-button")                                              # Resume
+    expect(page.locator("#train-control-note")).to_have_text("Resumed.")
     expect(status(page)).to_contain_text("Trained 2000 epochs", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#train-control-note")).to_have_text("")             # the run it spoke of is over
     expect(status(page)).to_contain_text("learning rate 0.01 → 0.5 at batch")
     final = Sequential.load(io.BytesIO(cache.get_model(session)["bytes"]))
     assert final.epochs_trained == 2000

@@ -359,6 +359,7 @@ dash.clientside_callback(
     Output(STOP_NOTE, "children", allow_duplicate=True), Output(METRICS, "children"),
     Output(PAUSE, "children"), Output(PAUSE, "className"), Output(network.GRAPH_PAUSE, "children"),
     Output(network.GRAPH_PAUSE, "disabled"), Output(PAUSE, "disabled"),
+    Output(CONTROL_NOTE, "children", allow_duplicate=True),
     Input(LIVE, "data"), prevent_initial_call=True,
 )
 
